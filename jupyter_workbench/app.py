@@ -1,0 +1,99 @@
+"""The jupyter-workbench server extension: configuration (``c.Workbench``) and handler registration.
+
+Heavy parts (TensorFlow, fsspec backends) are never imported here; the REST handlers in
+``jupyter_workbench.api`` call into the Jupyter-free libraries (``export``, ``storage``,
+``environments``, ``session``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Int, List, Unicode, default
+
+from ._version import __version__
+
+
+class Workbench(ExtensionApp):
+    """Data-science workbench for JupyterLab: mounts, environments, sessions, SavedModel export."""
+
+    name = "jupyter_workbench"
+    description = __doc__
+    # Config lives on ``c.Workbench`` (DESIGN.md); the extension is loaded by jpserver_extensions.
+    load_other_extensions = True
+
+    session_absolute_timeout = Int(
+        10800,
+        config=True,
+        help="Seconds from login until a browser session expires (PAI-DSW: 3 h). 0 = never.",
+    )
+    session_idle_timeout = Int(
+        0,
+        config=True,
+        help="Seconds without user activity until a browser session expires. 0 = off.",
+    )
+    session_warning = Int(
+        300, config=True, help="Seconds before expiry at which the frontend warns the user."
+    )
+    mount_dir = Unicode(
+        "mnt", config=True, help="Folder under the server root where mounts appear (mnt/<name>)."
+    )
+    allowed_local_roots = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help="Local directories (e.g. NAS mount points) that file:// mounts may expose.",
+    )
+    listing_page_size = Int(
+        1000, config=True, help="Entries fetched per page when listing object storage."
+    )
+    environments_dir = Unicode(
+        config=True,
+        help="Where the py3/tf2 virtual environments live "
+        "(default: <jupyter data dir>/workbench/envs, or $JUPYTER_WORKBENCH_ENVS_DIR).",
+    )
+    export_python = Unicode(
+        "",
+        config=True,
+        help="Python interpreter for server-side exports. Default: the tf2 environment's when it "
+        "is ready, else the server's own interpreter if it has TensorFlow.",
+    )
+    export_timeout = Int(
+        3600, config=True, help="Seconds after which a server-side export is stopped."
+    )
+
+    @default("environments_dir")
+    def _default_environments_dir(self):
+        env = os.environ.get("JUPYTER_WORKBENCH_ENVS_DIR")
+        if env:
+            return env
+        from jupyter_core.paths import jupyter_data_dir
+
+        return os.path.join(jupyter_data_dir(), "workbench", "envs")
+
+    @property
+    def root_dir(self) -> str:
+        """The server's contents root (absolute)."""
+        root = getattr(self.serverapp, "root_dir", None) or os.getcwd()
+        return os.path.abspath(os.path.expanduser(root))
+
+    def features(self) -> dict[str, bool]:
+        """What this server offers; the frontend shows only these sections."""
+        from .api import available_features
+
+        return available_features()
+
+    def initialize_settings(self):
+        self.settings["workbench"] = self
+        self.log.info("jupyter-workbench %s loaded (root %s)", __version__, self.root_dir)
+
+    def initialize_handlers(self):
+        from .api import collect_handlers
+
+        self.handlers.extend(collect_handlers())
+
+    async def stop_extension(self):
+        from .api import stop_all
+
+        await stop_all(self)

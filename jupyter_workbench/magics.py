@@ -1,0 +1,111 @@
+"""IPython magics: ``%savedmodel`` and ``%mounts`` (``%load_ext jupyter_workbench``).
+
+They parse their arguments with the same parser as the CLI and call the same library
+functions; a user mistake is shown as one clear line, not a TensorFlow traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+from IPython.core.magic import Magics, line_magic, magics_class
+
+
+class WorkbenchMagicError(Exception):
+    """Shown by IPython as its message alone (no traceback): it is the user's mistake."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+    def _render_traceback_(self):
+        return [f"{self.kind}: {self}"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting the kernel."""
+
+    def error(self, message):
+        raise WorkbenchMagicError("UsageError", f"{message}\n{self.format_usage().strip()}")
+
+    def exit(self, status=0, message=None):
+        if message:
+            raise WorkbenchMagicError("UsageError", message.strip())
+        raise WorkbenchMagicError("UsageError", self.format_help())
+
+
+def _export_parser() -> argparse.ArgumentParser:
+    from .export.options import add_export_arguments
+
+    p = _Parser(prog="%savedmodel", description="Export a model to DEST/<version>/.")
+    add_export_arguments(p)
+    return p
+
+
+@magics_class
+class WorkbenchMagics(Magics):
+    @line_magic
+    def savedmodel(self, line: str):
+        """Export a model to a versioned SavedModel, or show one.
+
+        %savedmodel MODEL DEST [--version N] [--signature NAME] [--input NAME=TENSOR]...
+                    [--output NAME=TENSOR]... [--checkpoint PREFIX] [--overwrite]
+                    [--no-verify] [--weights-dtype float16] [--max-size 500MB]
+        %savedmodel show PATH
+
+        MODEL is a variable of the notebook or a path. ``r = %savedmodel ...`` keeps the result.
+        """
+        from .export import ExportError, export_savedmodel, inspect_savedmodel
+        from .export.options import export_kwargs
+
+        try:
+            argv = shlex.split(line)
+        except ValueError as e:
+            raise WorkbenchMagicError("UsageError", f"cannot parse arguments: {e}") from None
+        try:
+            if argv[:1] == ["show"]:
+                if len(argv) != 2:
+                    raise WorkbenchMagicError("UsageError", "usage: %savedmodel show PATH")
+                info = inspect_savedmodel(argv[1])
+                print(info)
+                return None
+            kwargs = export_kwargs(_export_parser().parse_args(argv))
+            source = self._resolve_model(kwargs.pop("source"))
+            destination = kwargs.pop("destination")
+            result = export_savedmodel(source, destination, progress=True, **kwargs)
+        except ExportError as e:
+            raise WorkbenchMagicError("ExportError", str(e)) from None
+        print(result.summary())
+        return result
+
+    def _resolve_model(self, name: str):
+        """A variable of the user namespace (``model`` or ``obj.model``), else a path."""
+        ns = self.shell.user_ns
+        head, _, rest = name.partition(".")
+        if head.isidentifier() and head in ns:
+            obj = ns[head]
+            for attr in rest.split(".") if rest else []:
+                if not hasattr(obj, attr):
+                    raise WorkbenchMagicError("UsageError", f"'{name}': no attribute '{attr}'.")
+                obj = getattr(obj, attr)
+            return obj
+        return name
+
+    @line_magic
+    def mounts(self, line: str):
+        """List the workbench mounts with their local paths and URLs."""
+        from . import mounts
+
+        rows = mounts.list_mounts()
+        if not rows:
+            print("No mounts. Add one from the Workbench sidebar or `jupyter workbench mount add`.")
+            return None
+        for m in rows:
+            flags = " (read-only)" if m.get("read_only") else ""
+            print(f"{m['name']}: {m['url']} -> {m.get('local_path', '')}{flags}")
+        return None
+
+
+def load_ipython_extension(ipython) -> None:
+    ipython.register_magics(WorkbenchMagics)

@@ -1,0 +1,121 @@
+/**
+ * jupyter-workbench frontend: the Workbench sidebar, its commands and settings.
+ */
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette, showErrorMessage } from '@jupyterlab/apputils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+
+import { ExportPanel } from './exportPanel';
+import { WorkbenchSidebar } from './sidebar';
+import { CommandIDs, PLUGIN_ID } from './tokens';
+
+const MODEL_FILE = /\.(keras|h5|hdf5)$/i;
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'Workbench sidebar: SavedModel export, mounts, environments, sessions.',
+  autoStart: true,
+  optional: [
+    ILayoutRestorer,
+    ICommandPalette,
+    IDefaultFileBrowser,
+    INotebookTracker,
+    ISettingRegistry
+  ],
+  activate: (
+    app: JupyterFrontEnd,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null,
+    fileBrowser: IDefaultFileBrowser | null,
+    notebooks: INotebookTracker | null,
+    settingRegistry: ISettingRegistry | null
+  ) => {
+    const settings = {
+      pollInterval: 500,
+      defaultDestination: 'models',
+      openOnStart: false
+    };
+    const sidebar = new WorkbenchSidebar();
+    const selectedPath = (): string | null => {
+      const item = fileBrowser?.selectedItems().next();
+      return item && !item.done ? item.value.path : null;
+    };
+    const exportPanel = new ExportPanel({
+      notebooks,
+      selectedPath,
+      pollInterval: () => settings.pollInterval,
+      defaultDestination: () => settings.defaultDestination
+    });
+    sidebar.addSection('Export to SavedModel', exportPanel, 'export');
+    app.shell.add(sidebar, 'left', { rank: 850 });
+    restorer?.add(sidebar, 'jupyter-workbench-sidebar');
+    void sidebar.refresh();
+
+    if (settingRegistry) {
+      void settingRegistry.load(PLUGIN_ID).then(s => {
+        const update = () => {
+          settings.pollInterval = s.get('pollInterval').composite as number;
+          settings.defaultDestination = s.get('defaultDestination').composite as string;
+          settings.openOnStart = s.get('openOnStart').composite as boolean;
+        };
+        update();
+        s.changed.connect(update);
+        if (settings.openOnStart) {
+          app.shell.activateById(sidebar.id);
+        }
+      });
+    }
+
+    app.commands.addCommand(CommandIDs.openSidebar, {
+      label: 'Workbench: Open Sidebar',
+      execute: () => app.shell.activateById(sidebar.id)
+    });
+    app.commands.addCommand(CommandIDs.checkServer, {
+      label: 'Workbench: Check Server Extension',
+      execute: async () => {
+        const state = await sidebar.refresh();
+        if (!state.ok) {
+          await showErrorMessage('Workbench server extension', state.message);
+        }
+        return state.ok;
+      }
+    });
+    app.commands.addCommand(CommandIDs.exportFile, {
+      label: 'Export to SavedModel…',
+      caption: 'Export the selected Keras/h5 model file to a versioned SavedModel',
+      isVisible: () => {
+        const path = selectedPath();
+        return path === null || MODEL_FILE.test(path);
+      },
+      execute: () => {
+        const path = selectedPath();
+        if (path) {
+          exportPanel.setSource(path);
+        }
+        app.shell.activateById(sidebar.id);
+      }
+    });
+    app.contextMenu.addItem({
+      command: CommandIDs.exportFile,
+      selector: '.jp-DirListing-item[data-isdir="false"]',
+      rank: 60
+    });
+    if (palette) {
+      for (const command of [
+        CommandIDs.openSidebar,
+        CommandIDs.checkServer,
+        CommandIDs.exportFile
+      ]) {
+        palette.addItem({ command, category: 'Workbench' });
+      }
+    }
+  }
+};
+
+export default plugin;

@@ -1,0 +1,59 @@
+/**
+ * Ids, versions and the shapes of the workbench REST API (see DESIGN.md).
+ */
+
+/** Version of this frontend; the server's `workbench/api/status` must report the same. */
+export const FRONTEND_VERSION = '0.1.0';
+
+export const PLUGIN_ID = 'jupyter-workbench:plugin';
+export const SIDEBAR_ID = 'jupyter-workbench-sidebar';
+
+export namespace CommandIDs {
+  export const openSidebar = 'workbench:open-sidebar';
+  export const exportFile = 'workbench:export-savedmodel';
+  export const checkServer = 'workbench:check-server';
+}
+
+export interface IStatusReply {
+  version: string;
+  features: { [name: string]: boolean };
+  export_python?: string | null;
+}
+
+export interface ITensorInfo {
+  dtype: string;
+  shape: (number | null)[] | null;
+}
+
+export interface ISignatureInfo {
+  inputs: { [name: string]: ITensorInfo };
+  outputs: { [name: string]: ITensorInfo };
+}
+
+export interface IExportResult {
+  path: string;
+  version: number;
+  signatures: { [name: string]: ISignatureInfo };
+  size_bytes: number;
+  max_abs_diff: number | null;
+  warnings?: string[];
+}
+
+export interface IExportRequest {
+  source: string;
+  destination: string;
+  version?: number;
+  signature_name?: string;
+  overwrite?: boolean;
+  verify?: boolean;
+  weights_dtype?: string | null;
+}
+
+export interface IExportState {
+  id: string;
+  state: 'queued' | 'running' | 'done' | 'failed';
+  progress: number;
+  message?: string;
+  result?: IExportResult;
+  error?: string;
+}
