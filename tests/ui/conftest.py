@@ -1,0 +1,156 @@
+"""Browser-test harness: a real ``jupyter lab`` on 127.0.0.1 and Debian's chromium via playwright.
+
+Run separately from the server tests (``pytest tests/ui``): pytest-jupyter's event loop and
+playwright's sync API do not share a process well.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@dataclass
+class LabServer:
+    url: str
+    token: str
+    root: Path
+    process: subprocess.Popen
+    log: Path
+
+    def lab_url(self, path: str = "lab") -> str:
+        return f"{self.url}{path}?token={self.token}"
+
+
+def start_lab(tmp: Path, *extra_args: str, env_extra: dict | None = None) -> LabServer:
+    """Start ``jupyter lab`` on a free port with isolated config, data and root dirs."""
+    root = tmp / "root"
+    config = tmp / "config"
+    for d in (root, config / "labconfig", tmp / "data", tmp / "state", tmp / "runtime"):
+        d.mkdir(parents=True, exist_ok=True)
+    # The news/announcements popup would cover the sidebar and calls the network.
+    (config / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    )
+    token = secrets.token_hex(16)
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(config),
+        JUPYTER_DATA_DIR=str(tmp / "data"),
+        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+        JUPYTER_WORKBENCH_STATE_DIR=str(tmp / "state"),
+        TF_ENABLE_ONEDNN_OPTS="0",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        **(env_extra or {}),
+    )
+    log = tmp / "lab.log"
+    args = [
+        str(Path(sys.executable).parent / "jupyter"),
+        "lab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        "--port=0",
+        f"--ServerApp.root_dir={root}",
+        f"--IdentityProvider.token={token}",
+        "--LabApp.news_url=",
+        *extra_args,
+    ]
+    if os.geteuid() == 0:
+        args.append("--allow-root")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        m = re.search(r"(http://127\.0\.0\.1:\d+/)", text)
+        if m:
+            return LabServer(m.group(1), token, root, proc, log)
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"jupyter lab did not start:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def stop_lab(server: LabServer) -> None:
+    if server.process.poll() is None:
+        os.killpg(server.process.pid, signal.SIGTERM)
+        try:
+            server.process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    server = start_lab(tmp_path_factory.mktemp("lab"))
+    yield server
+    stop_lab(server)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+        out = Path(os.environ.get("WORKBENCH_UI_ARTIFACTS", "/tmp/workbench-ui"))
+        out.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(out / f"{request.node.name}.png"))
+    context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
+
+
+def open_lab(page, server: LabServer) -> None:
+    page.goto(server.lab_url())
+    page.wait_for_selector("#jp-main-dock-panel", state="visible", timeout=60_000)
+
+
+def open_workbench_sidebar(page) -> None:
+    tab = page.locator('.lm-TabBar-tab[data-id="jupyter-workbench-sidebar"]')
+    tab.wait_for(state="visible")
+    if "lm-mod-current" not in (tab.get_attribute("class") or ""):
+        tab.click()
+    page.locator("#jupyter-workbench-sidebar").wait_for(state="visible")

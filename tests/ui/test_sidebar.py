@@ -1,0 +1,62 @@
+"""The Workbench sidebar in a real JupyterLab, driven in Debian's chromium."""
+
+import shutil
+
+from conftest import open_lab, open_workbench_sidebar, start_lab, stop_lab
+
+from jupyter_workbench import __version__
+
+
+def test_sidebar_handshake_succeeds(lab, page):
+    # Given JupyterLab with the workbench installed
+    open_lab(page, lab)
+
+    # When the user opens the Workbench sidebar
+    open_workbench_sidebar(page)
+
+    # Then it says it is connected to the server extension of the same version
+    banner = page.locator(".jp-WorkbenchSidebar-banner")
+    banner.locator("xpath=self::*[@data-state='ok']").wait_for()
+    assert banner.inner_text() == f"Connected to jupyter-workbench server {__version__}"
+    assert page.locator('[data-section="export"]').is_visible()
+
+
+def test_sidebar_says_plainly_when_server_extension_is_missing(tmp_path, page):
+    # Given JupyterLab whose workbench server extension is disabled
+    server = start_lab(tmp_path, "--ServerApp.jpserver_extensions=jupyter_workbench=False")
+    try:
+        # When the user opens the Workbench sidebar
+        open_lab(page, server)
+        open_workbench_sidebar(page)
+
+        # Then the banner explains the server part is missing instead of failing silently
+        banner = page.locator(".jp-WorkbenchSidebar-banner[data-state='error']")
+        banner.wait_for()
+        assert "server extension is not responding" in banner.inner_text()
+    finally:
+        stop_lab(server)
+
+
+def test_export_panel_exports_a_keras_file_and_shows_summary(lab, page, tiny_keras_file):
+    # Given a .keras model file in the notebook root
+    shutil.copy(tiny_keras_file, lab.root / "tiny.keras")
+    open_lab(page, lab)
+    open_workbench_sidebar(page)
+
+    # When the user selects it in the file browser, takes it into the Export panel and exports
+    page.locator('.jp-DirListing-item[title^="Name: tiny.keras"]').click()
+    panel = page.locator(".jp-WorkbenchExport")
+    panel.get_by_role("button", name="Use selected").click()
+    assert panel.get_by_label("Model file").input_value() == "tiny.keras"
+    panel.get_by_label("Destination").fill("exported/tiny")
+    panel.get_by_role("button", name="Export").click()
+
+    # Then the summary shows version 1, its path, and the signature's tensors
+    summary = panel.locator(".jp-WorkbenchExport-summary")
+    summary.wait_for(timeout=180_000)
+    assert summary.locator('[data-field="version"]').inner_text() == "1"
+    assert summary.locator('[data-field="path"]').inner_text().endswith("exported/tiny/1")
+    signature = panel.locator('[data-signature="serving_default"]').inner_text()
+    assert "features" in signature and "float32" in signature
+    # and the SavedModel is on disk where TF Serving expects it
+    assert (lab.root / "exported" / "tiny" / "1" / "saved_model.pb").is_file()
