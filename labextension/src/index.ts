@@ -13,12 +13,14 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { ExportPanel } from './exportPanel';
 import { WorkbenchSidebar } from './sidebar';
-import { CommandIDs, PLUGIN_ID } from './tokens';
+import { sessionPlugins } from './session';
+import { CommandIDs, IWorkbenchSidebar, PLUGIN_ID } from './tokens';
 
 const MODEL_FILE = /\.(keras|h5|hdf5)$/i;
 
-const plugin: JupyterFrontEndPlugin<void> = {
+const plugin: JupyterFrontEndPlugin<IWorkbenchSidebar> = {
   id: PLUGIN_ID,
+  provides: IWorkbenchSidebar,
   description: 'Workbench sidebar: SavedModel export, mounts, environments, sessions.',
   autoStart: true,
   optional: [
@@ -35,7 +37,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     fileBrowser: IDefaultFileBrowser | null,
     notebooks: INotebookTracker | null,
     settingRegistry: ISettingRegistry | null
-  ) => {
+  ): IWorkbenchSidebar => {
     const settings = {
       pollInterval: 500,
       defaultDestination: 'models',
@@ -55,7 +57,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     sidebar.addSection('Export to SavedModel', exportPanel, 'export');
     app.shell.add(sidebar, 'left', { rank: 850 });
     restorer?.add(sidebar, 'jupyter-workbench-sidebar');
-    void sidebar.refresh();
+    const handshake = sidebar.refresh();
 
     if (settingRegistry) {
       void settingRegistry.load(PLUGIN_ID).then(s => {
@@ -115,7 +117,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
         palette.addItem({ command, category: 'Workbench' });
       }
     }
+    return {
+      addSection: (title, body, id) => sidebar.addSection(title, body, id),
+      features: handshake.then(state => (state.ok ? state.status.features : null))
+    };
   }
 };
 
-export default plugin;
+export default [plugin, ...sessionPlugins];

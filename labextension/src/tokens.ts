@@ -5,8 +5,26 @@
 /** Version of this frontend; the server's `workbench/api/status` must report the same. */
 export const FRONTEND_VERSION = '0.1.0';
 
+import { Token } from '@lumino/coreutils';
+import { Widget } from '@lumino/widgets';
+
 export const PLUGIN_ID = 'jupyter-workbench:plugin';
 export const SIDEBAR_ID = 'jupyter-workbench-sidebar';
+
+/**
+ * The Workbench sidebar, provided by the main plugin so that feature plugins
+ * (session, jobs, mounts, environments) can add their own sections.
+ */
+export interface IWorkbenchSidebar {
+  addSection(title: string, body: Widget, id: string): void;
+  /** The server's handshake reply, once known (null when the server part is missing). */
+  readonly features: Promise<{ [name: string]: boolean } | null>;
+}
+
+export const IWorkbenchSidebar = new Token<IWorkbenchSidebar>(
+  'jupyter-workbench:IWorkbenchSidebar',
+  'The Workbench left sidebar.'
+);
 
 export namespace CommandIDs {
   export const openSidebar = 'workbench:open-sidebar';
