@@ -13,6 +13,8 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { ExportPanel } from './exportPanel';
 import { WorkbenchSidebar } from './sidebar';
+import { environmentsPlugins } from './environments';
+import { mountsPlugins } from './mounts';
 import { sessionPlugins } from './session';
 import { CommandIDs, IWorkbenchSidebar, PLUGIN_ID } from './tokens';
 
@@ -124,4 +126,4 @@ const plugin: JupyterFrontEndPlugin<IWorkbenchSidebar> = {
   }
 };
 
-export default [plugin, ...sessionPlugins];
+export default [plugin, ...mountsPlugins, ...environmentsPlugins, ...sessionPlugins];
