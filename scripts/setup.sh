@@ -29,5 +29,6 @@ echo ">> frontend (jlpm install + build)"
 echo ">> jupyter-workbench$EXTRAS (editable)"
 pipq --no-build-isolation -e ".$EXTRAS"
 python -c "import jupyter_workbench, tensorflow" >/dev/null 2>&1 || { echo "setup failed: the venv cannot import jupyter_workbench and tensorflow" >&2; exit 1; }
-jupyter server extension list 2>&1 | grep -q "jupyter_workbench.*OK" || { echo "setup failed: server extension not OK" >&2; jupyter server extension list; exit 1; }
+ext=$(jupyter server extension list 2>&1)
+grep -qE "jupyter_workbench .*OK" <<<"$ext" || { echo "setup failed: server extension not OK" >&2; echo "$ext" >&2; exit 1; }
 echo ">> setup done"
