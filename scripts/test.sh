@@ -21,7 +21,7 @@ fi
 echo ">> lint"
 ruff format --check .
 ruff check .
-(cd labextension && jlpm -s lint:check)
+(cd labextension && jlpm lint:check)
 
 echo ">> unit and server tests"
 pytest tests/unit tests/server -p no:cacheprovider "$@"
