@@ -1,0 +1,91 @@
+"""Small file helpers for the state directory: atomic JSON writes, private files, a lock."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import uuid
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (mode 0700 when new) and return it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def write_json_atomic(path: Path, data, mode: int = 0o644) -> None:
+    """Write ``data`` to a temporary sibling created with ``mode``, then rename it into place.
+
+    The file is created with its final mode (O_CREAT|O_EXCL, then fchmod against odd umasks),
+    so a private file is never readable by others, not even for an instant.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, mode)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            fd = -1
+            json.dump(data, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def read_json(path: Path, default):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return default
+
+
+_held = threading.local()
+_thread_locks: dict[str, threading.RLock] = {}
+_thread_locks_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def locked(lock_path: Path):
+    """An exclusive lock on the state directory, reentrant within a thread.
+
+    A thread lock serialises threads of this process; flock serialises processes (the server,
+    the CLI, kernels). flock is per open file, so nested use in one thread must not re-lock.
+    """
+    key = os.path.abspath(lock_path)
+    with _thread_locks_guard:
+        tlock = _thread_locks.setdefault(key, threading.RLock())
+    with tlock:
+        depth = getattr(_held, key, 0)
+        if depth or fcntl is None:
+            setattr(_held, key, depth + 1)
+            try:
+                yield
+            finally:
+                setattr(_held, key, depth)
+            return
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            setattr(_held, key, 1)
+            yield
+        finally:
+            setattr(_held, key, 0)
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)

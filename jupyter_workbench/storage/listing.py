@@ -1,0 +1,163 @@
+"""One page of a directory listing, for the file browser.
+
+``list_page(fs, path, page_size, marker)`` asks the store for one page only, without a HEAD
+per entry: on OSS a single ListObjects call (delimiter ``/``, ``max-keys=page_size``), on S3 a
+single ListObjectsV2 call, so the first page of a 100,000-key prefix comes back as fast as the
+first 100. Other filesystems list the directory (fsspec ``ls``) and slice it.
+"""
+
+from __future__ import annotations
+
+import errno
+from bisect import bisect_right
+from datetime import datetime, timezone
+
+from fsspec.implementations.dirfs import DirFileSystem
+
+from .errors import InvalidMountError, StorageUnavailableError
+from .urls import normalize_relative_path
+
+MAX_PAGE_SIZE = 1000
+
+
+def _to_utc(value) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return (
+            value.replace(tzinfo=timezone.utc)
+            if value.tzinfo is None
+            else value.astimezone(timezone.utc)
+        )
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(float(value), tz=timezone.utc)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return _to_utc(parsed)
+    return None
+
+
+def _entry(name: str, rel_dir: str, kind: str, size, modified) -> dict:
+    return {
+        "name": name,
+        "path": f"{rel_dir}/{name}" if rel_dir else name,
+        "type": "directory" if kind == "directory" else "file",
+        "size": int(size or 0) if kind != "directory" else 0,
+        "last_modified": _to_utc(modified),
+    }
+
+
+def _unwrap(fs, rel: str):
+    """(inner filesystem, path in it) for a mount (DirFileSystem) or a plain filesystem."""
+    if isinstance(fs, DirFileSystem):
+        return fs.fs, fs._join(rel)
+    return fs, rel
+
+
+def list_page(fs, path: str = "", page_size: int = 100, marker: str | None = None):
+    """``(entries, next_marker)``: at most ``page_size`` entries of directory ``path``.
+
+    Entries are dicts ``{name, path, type ("file"|"directory"), size, last_modified}`` with
+    ``last_modified`` a UTC datetime (or None), ``path`` relative to ``fs``. Pass the returned
+    ``next_marker`` to get the next page; it is None after the last page. Raises
+    FileNotFoundError for a missing directory and NotADirectoryError for a file.
+    """
+    if isinstance(page_size, bool) or not isinstance(page_size, int):
+        raise InvalidMountError("page_size must be an integer.")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidMountError(f"page_size must be between 1 and {MAX_PAGE_SIZE}.")
+    rel = normalize_relative_path(path)
+    inner, full = _unwrap(fs, rel)
+    if hasattr(inner, "list_objects_page"):
+        return _oss_page(inner, full, rel, page_size, marker)
+    if type(inner).__name__ == "S3FileSystem" and hasattr(inner, "call_s3"):
+        return _s3_page(inner, full, rel, page_size, marker)
+    return _generic_page(fs, rel, page_size, marker)
+
+
+def _oss_page(inner, full: str, rel: str, page_size: int, marker):
+    norm = inner._strip_protocol(full).strip("/")
+    bucket, key = inner.split_path(norm)
+    prefix = f"{key}/" if key else ""
+    res = inner.list_objects_page(bucket, prefix, "/", marker or "", page_size)
+    entries, has_marker = [], False
+    for obj in res.object_list:
+        if obj.key == prefix:
+            has_marker = True
+            continue
+        entries.append(_entry(obj.key[len(prefix) :], rel, "file", obj.size, obj.last_modified))
+    for p in res.prefix_list:
+        entries.append(_entry(p[len(prefix) :].rstrip("/"), rel, "directory", 0, None))
+    entries.sort(key=lambda e: e["name"])
+    next_marker = res.next_marker if res.is_truncated else None
+    if not entries and not marker and not has_marker and not res.is_truncated and key:
+        _check_not_file(inner, norm)
+    return entries, next_marker
+
+
+def _s3_page(inner, full: str, rel: str, page_size: int, marker):
+    norm = inner._strip_protocol(full).strip("/")
+    bucket, _, key = norm.partition("/")
+    prefix = f"{key}/" if key else ""
+    kwargs = {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/", "MaxKeys": page_size}
+    if marker:
+        kwargs["ContinuationToken"] = marker
+    try:
+        res = inner.call_s3("list_objects_v2", **kwargs)
+    except (OSError, ValueError):
+        raise
+    except Exception as e:  # botocore's connection errors are not OSErrors
+        raise StorageUnavailableError(f"Could not list s3://{norm}: {e}") from None
+    entries, has_marker = [], False
+    for obj in res.get("Contents", []):
+        if obj["Key"] == prefix:
+            has_marker = True
+            continue
+        entries.append(
+            _entry(obj["Key"][len(prefix) :], rel, "file", obj.get("Size"), obj.get("LastModified"))
+        )
+    for p in res.get("CommonPrefixes", []):
+        entries.append(_entry(p["Prefix"][len(prefix) :].rstrip("/"), rel, "directory", 0, None))
+    entries.sort(key=lambda e: e["name"])
+    next_marker = res.get("NextContinuationToken") if res.get("IsTruncated") else None
+    if not entries and not marker and not has_marker and not next_marker and key:
+        _check_not_file(inner, norm)
+    return entries, next_marker
+
+
+def _check_not_file(inner, norm: str) -> None:
+    """An empty first page: an empty directory, a file, or nothing at all?"""
+    info = inner.info(norm)  # FileNotFoundError when nothing is there
+    if info.get("type") != "directory":
+        raise NotADirectoryError(errno.ENOTDIR, "Not a directory", norm)
+
+
+def _generic_page(fs, rel: str, page_size: int, marker):
+    if rel and not fs.isdir(rel):
+        if fs.exists(rel):
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory", rel)
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", rel)
+    listing = fs.ls(rel, detail=True)
+    items = []
+    for info in listing:
+        name = info["name"].rstrip("/").rsplit("/", 1)[-1]
+        if not name:
+            continue
+        modified = next(
+            (
+                info[k]
+                for k in ("LastModified", "mtime", "last_modified", "modified", "updated")
+                if info.get(k) is not None
+            ),
+            None,
+        )
+        items.append(_entry(name, rel, info.get("type", "file"), info.get("size"), modified))
+    items.sort(key=lambda e: e["name"])
+    names = [e["name"] for e in items]
+    start = bisect_right(names, marker) if marker else 0
+    page = items[start : start + page_size]
+    more = start + page_size < len(items)
+    return page, (page[-1]["name"] if more and page else None)
