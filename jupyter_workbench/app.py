@@ -86,6 +86,11 @@ class Workbench(ExtensionApp):
 
     def initialize_settings(self):
         self.settings["workbench"] = self
+        from .environments.kernelspecs import attach_to_server
+
+        # The py3/tf2 kernelspecs come from the environments themselves (no writes to the
+        # user's Jupyter dirs); needs ServerApp.kernel_spec_manager_class from our config file.
+        attach_to_server(self.serverapp, self.environments_dir)
         self.log.info("jupyter-workbench %s loaded (root %s)", __version__, self.root_dir)
 
     def initialize_handlers(self):

@@ -60,9 +60,166 @@ def _add_export(sub) -> None:
     p.set_defaults(func=_cmd_inspect)
 
 
+def _parse_options(pairs: list[str]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CommandError(f"--option expects KEY=VALUE, got {pair!r}.")
+        options[key] = value
+    return options
+
+
+def _cmd_mount_add(args: argparse.Namespace) -> int:
+    from .storage import MountRegistry
+
+    registry = MountRegistry()
+    mount = registry.add(
+        args.name,
+        args.url,
+        _parse_options(args.option),
+        read_only=args.read_only,
+        check=not args.no_check,
+    )
+    info = registry.describe(mount)
+    print(f"mounted {info['name']}: {info['url']} -> {info.get('local_path') or '(no server yet)'}")
+    return 0
+
+
+def _cmd_mount_list(args: argparse.Namespace) -> int:
+    from .mounts import list_mounts
+
+    rows = list_mounts()
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    elif not rows:
+        print("no mounts")
+    for m in [] if args.json else rows:
+        flags = " (read-only)" if m.get("read_only") else ""
+        print(f"{m['name']}\t{m['url']}\t{m.get('local_path') or ''}{flags}")
+    return 0
+
+
+def _cmd_mount_remove(args: argparse.Namespace) -> int:
+    from .storage import MountRegistry
+
+    MountRegistry().remove(args.name)
+    print(f"unmounted {args.name} (nothing on the storage was deleted)")
+    return 0
+
+
+def _add_mount(sub) -> None:
+    p = sub.add_parser("mount", help="add, list and remove storage mounts (OSS, NAS, SMB, fsspec)")
+    msub = p.add_subparsers(dest="mount_command", metavar="ACTION")
+    msub.required = True
+    a = msub.add_parser("add", help="add a mount: NAME URL (oss://bucket/prefix, file:///nas, ...)")
+    a.add_argument("name")
+    a.add_argument("url")
+    a.add_argument(
+        "--option",
+        "-o",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="backend option, e.g. endpoint=http://127.0.0.1:9000 key=AK secret=SK (repeatable)",
+    )
+    a.add_argument("--read-only", action="store_true")
+    a.add_argument("--no-check", action="store_true", help="do not connect before saving")
+    a.set_defaults(func=_cmd_mount_add)
+    ls = msub.add_parser("list", help="list mounts")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_cmd_mount_list)
+    rm = msub.add_parser("remove", help="remove a mount (nothing on the storage is deleted)")
+    rm.add_argument("name")
+    rm.set_defaults(func=_cmd_mount_remove)
+
+
+def _cmd_oss_emulator(args: argparse.Namespace) -> int:
+    from .testing.oss_emulator import run_emulator
+
+    run_emulator(
+        host=args.host,
+        port=args.port,
+        root=args.root,
+        buckets=args.buckets,
+        public_buckets=args.public_bucket,
+    )
+    return 0
+
+
+def _add_oss_emulator(sub) -> None:
+    from .testing.oss_emulator import add_arguments
+
+    p = sub.add_parser(
+        "oss-emulator", help="serve an OSS-protocol emulator on 127.0.0.1 (demo bucket)"
+    )
+    add_arguments(p)
+    p.set_defaults(func=_cmd_oss_emulator)
+
+
+def _cmd_env_list(args: argparse.Namespace) -> int:
+    from .environments import list_environments
+
+    envs = list_environments()
+    if args.json:
+        print(json.dumps(envs, indent=2, default=str))
+        return 0
+    for e in envs:
+        packages = ", ".join(f"{k} {v}" for k, v in (e.get("packages") or {}).items())
+        print(f"{e['name']:5} {e['state']:10} python {e.get('python') or '-':8} {packages}")
+        if e.get("message") and not e.get("ready"):
+            print(f"      {e['message']}")
+    return 0
+
+
+def _cmd_env_create(args: argparse.Namespace) -> int:
+    from .environments import create_environment, format_progress
+
+    def progress(event: dict) -> None:
+        if event.get("kind") == "step" or args.verbose:
+            print(format_progress(event), flush=True)
+
+    info = create_environment(args.name, progress=progress, force=args.force)
+    print(f"{info['name']}: {info['action']} in {info['duration_s']:.1f} s ({info['path']})")
+    return 0
+
+
+def _cmd_env_install_kernels(args: argparse.Namespace) -> int:
+    from .environments import install_kernelspecs
+
+    failed = 0
+    for row in install_kernelspecs(user=args.user, prefix=args.prefix):
+        if row.get("installed"):
+            print(f"{row['kernel_name']}: installed in {row['path']}")
+        else:
+            failed += 1
+            print(f"{row['kernel_name']}: not installed: {row.get('message')}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _add_env(sub) -> None:
+    p = sub.add_parser("env", help="the py3 and tf2 environments and their kernels")
+    esub = p.add_subparsers(dest="env_command", metavar="ACTION")
+    esub.required = True
+    ls = esub.add_parser("list", help="show each environment, its Python and key packages")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_cmd_env_list)
+    c = esub.add_parser("create", help="create or repair an environment (py3 or tf2)")
+    c.add_argument("name")
+    c.add_argument("--force", action="store_true", help="delete and rebuild from scratch")
+    c.add_argument("--verbose", "-v", action="store_true", help="show pip's output")
+    c.set_defaults(func=_cmd_env_create)
+    k = esub.add_parser(
+        "install-kernels", help="register the ready environments' kernelspecs with Jupyter"
+    )
+    k.add_argument("--user", action="store_true", help="into the user's Jupyter data dir")
+    k.add_argument("--prefix", help="into PREFIX/share/jupyter/kernels")
+    k.set_defaults(func=_cmd_env_install_kernels)
+
+
 # Each entry adds its subcommands; optional areas register themselves only when importable,
 # so a missing optional dependency never breaks the other subcommands.
-_REGISTRARS: list[Callable] = [_add_export]
+_REGISTRARS: list[Callable] = [_add_export, _add_mount, _add_env, _add_oss_emulator]
 
 
 def build_parser() -> argparse.ArgumentParser:

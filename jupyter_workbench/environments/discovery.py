@@ -1,0 +1,156 @@
+"""Listing environments: cheap (stat calls and the ready marker; never imports TensorFlow).
+
+An environment is *ready* when its marker (``.workbench-ready.json``, written only after a
+successful install and verification) is present, its interpreter exists and the workbench
+package link resolves. Anything else is reported with a ``state`` and a ``message`` saying how to
+fix it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import _paths
+from ._lock import is_locked
+from .errors import WorkbenchEnvError
+from .spec import MARKER_NAME, SPECS, get_spec, gpu_visible, resolve_environments_dir
+from .templates import template_metadata
+
+
+def read_marker(env_dir: Path) -> dict | None:
+    """The parsed ready marker, or None when it is absent or unreadable."""
+    try:
+        data = json.loads((Path(env_dir) / MARKER_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _python_version_from_cfg(env_dir: Path) -> str | None:
+    cfg = _paths.pyvenv_cfg(env_dir)
+    return cfg.get("version_info") or cfg.get("version")
+
+
+def _create_hint(name: str, what: str = "create") -> str:
+    return f"run `jupyter workbench env create {name}` to {what} it"
+
+
+def environment_info(name: str, environments_dir=None) -> dict:
+    """One environment's entry (see :func:`list_environments`)."""
+    spec = get_spec(name)
+    root = resolve_environments_dir(environments_dir)
+    env_dir = root / name
+    py = _paths.python_path(env_dir)
+    meta = template_metadata(name)
+    visible = gpu_visible()
+    info: dict = {
+        "name": name,
+        "display_name": spec.display_name,
+        "description": spec.description,
+        "kernel_name": spec.kernel_name,
+        "path": str(env_dir),
+        "python": None,
+        "python_executable": None,
+        "packages": {},
+        "gpu": None,
+        "gpu_build": None,
+        "gpu_visible": visible,
+        "ready": False,
+        "state": "missing",
+        "message": "",
+        "outdated": False,
+        "created_at": None,
+        "cull_idle_timeout": meta.get("cull_idle_timeout"),
+    }
+    creating = is_locked(_paths.lock_path(root, name))
+    if not env_dir.is_dir():
+        info["state"] = "creating" if creating else "missing"
+        info["message"] = (
+            f"{name} is being created"
+            if creating
+            else f"{name} is not created yet: {_create_hint(name)}."
+        )
+        return info
+    marker = read_marker(env_dir)
+    python_ok = py.exists()  # follows the symlink: False when the base interpreter is gone
+    link_ok = (_paths.link_dir(env_dir) / "jupyter_workbench" / "__init__.py").exists()
+    info["python"] = (marker or {}).get("python") or _python_version_from_cfg(env_dir)
+    info["python_executable"] = str(py) if python_ok else None
+    if marker is None:
+        info["state"] = "creating" if creating else "incomplete"
+        info["message"] = (
+            f"{name} is being created or repaired"
+            if creating
+            else f"{name} is not ready (its creation did not finish): "
+            f"{_create_hint(name, 'repair')}."
+        )
+        return info
+    info["packages"] = dict(marker.get("packages") or {})
+    info["created_at"] = marker.get("created_at")
+    if spec.gpu_aware:
+        gpu_build = bool(marker.get("gpu_build"))
+        info["gpu_build"] = gpu_build
+        info["gpu"] = gpu_build and visible
+    if not python_ok:
+        info["state"] = "broken"
+        info["message"] = (
+            f"{name}'s interpreter {py} is missing (was the Python it was created from "
+            f"removed?): {_create_hint(name, 'rebuild')}."
+        )
+        return info
+    if not link_ok:
+        info["state"] = "broken"
+        info["message"] = (
+            f"{name} cannot import jupyter_workbench (the link to the workbench package is "
+            f"broken, was the workbench moved?): {_create_hint(name, 'repair')}."
+        )
+        return info
+    info["ready"] = True
+    info["state"] = "ready"
+    expected = spec.fingerprint(visible)
+    if marker.get("fingerprint") != expected:
+        info["outdated"] = True
+        info["message"] = (
+            f"{name} is ready but was built from an older definition (or for a different "
+            f"GPU visibility): {_create_hint(name, 'update')}."
+        )
+    else:
+        info["message"] = f"{name} is ready."
+    return info
+
+
+def list_environments(environments_dir=None) -> list[dict]:
+    """Every workbench environment (py3, tf2), created or not, in a stable order.
+
+    Each entry: ``name, display_name, description, kernel_name, path, python (version),
+    python_executable, packages {dist: version}, gpu (tf2: GPU build and a GPU visible; None for
+    py3), gpu_build, gpu_visible, ready, state (ready|missing|incomplete|broken|creating),
+    message, outdated, created_at, cull_idle_timeout``.
+    """
+    return [environment_info(name, environments_dir) for name in SPECS]
+
+
+def environment_python(name: str, environments_dir=None) -> str | None:
+    """The ready environment's interpreter path, None when it is not ready.
+
+    Unknown names raise :class:`WorkbenchEnvError`.
+    """
+    info = environment_info(name, environments_dir)
+    return info["python_executable"] if info["ready"] else None
+
+
+def require_ready(name: str, environments_dir=None) -> dict:
+    """The info of a ready environment, else a :class:`WorkbenchEnvError` saying how to fix it."""
+    info = environment_info(name, environments_dir)
+    if not info["ready"]:
+        raise WorkbenchEnvError(info["message"], environment=name, kind="not-ready")
+    return info
+
+
+def environment_for_kernel(kernel_name: str) -> str | None:
+    """The environment a kernelspec name belongs to (None for other kernels)."""
+    for spec in SPECS.values():
+        if spec.kernel_name == kernel_name:
+            return spec.name
+    return None
