@@ -8,15 +8,21 @@ VENV=${WORKBENCH_VENV:-.venv}
 export PATH="$PWD/$VENV/bin:$PATH"
 export TF_ENABLE_ONEDNN_OPTS=0 TF_CPP_MIN_LOG_LEVEL=2 PYTHONDONTWRITEBYTECODE=1
 
-if ! command -v chromium >/dev/null; then
+# Debian packages: chromium (browser tests), fuse3 (FUSE mounts).
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+command -v fusermount3 >/dev/null || need+=(fuse3)
+if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    echo ">> installing Debian chromium for the browser tests"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    echo ">> installing Debian packages: ${need[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   else
-    echo "chromium is missing: run 'sudo apt-get install -y chromium'" >&2
+    echo "missing Debian packages: run 'sudo apt-get install -y ${need[*]}'" >&2
     exit 1
   fi
 fi
+# Real py3/tf2 environments are created by the tests; keep them between runs on this machine.
+export JUPYTER_WORKBENCH_TEST_ENVS=${JUPYTER_WORKBENCH_TEST_ENVS:-$HOME/.cache/jupyter-workbench/test-envs}
 
 echo ">> lint"
 ruff format --check .
