@@ -91,6 +91,10 @@ class Workbench(ExtensionApp):
         # The py3/tf2 kernelspecs come from the environments themselves (no writes to the
         # user's Jupyter dirs); needs ServerApp.kernel_spec_manager_class from our config file.
         attach_to_server(self.serverapp, self.environments_dir)
+        from .api.mounts import setup as setup_mounts
+
+        # Records mount_dir/allowed roots for kernels and the CLI; configures the contents bridge.
+        setup_mounts(self)
         self.log.info("jupyter-workbench %s loaded (root %s)", __version__, self.root_dir)
 
     def initialize_handlers(self):

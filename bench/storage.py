@@ -1,0 +1,304 @@
+"""Mounts against the OSS emulator on loopback, compared with raw ossfs in the same run.
+
+    .venv/bin/python bench/storage.py [--keys 2000] [--big-prefix 100000] [--size-mb 100]
+                                      [--repeat 3]
+
+Prints, each as a median of ``--repeat`` runs (ours and raw alternated):
+
+- listing ``--keys`` keys through the contents API (``GET api/contents/mnt/bench/k2000``, what
+  the file browser does) / raw ``ossfs.OSSFileSystem.ls`` of the same prefix   (goal <= 1.5)
+- time to the first page of a ``--big-prefix``-key prefix through the contents API (goal <= 1 s)
+- ``--size-mb`` MB write (``pipe_file``) and read (``cat_file``) through the mount's fsspec
+  filesystem (``MountRegistry.filesystem``), as raw ossfs time / mount time    (goal >= 0.9)
+- for information: the same bytes downloaded through ``/files/mnt/...`` (streamed by the
+  server) and uploaded through the contents API in JupyterLab's 1 MiB chunks
+- FUSE write/read through a FUSE mount of the same filesystem / direct (goal >= 0.7), where
+  ``jupyter_workbench.storage.fuse`` exists and FUSE works here; else why it is skipped.
+
+The emulator and the jupyter server run in their own processes, so neither shares this
+process's GIL with the client being timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from jupyter_workbench.testing import DEMO_ACCESS_KEY_ID as AK
+from jupyter_workbench.testing import DEMO_ACCESS_KEY_SECRET as SK
+
+BUCKET = "bench"
+CONTENTS_MANAGER = "jupyter_workbench.contents.WorkbenchContentsManager"
+
+EMULATOR = """
+import sys
+from jupyter_workbench.testing import OSSEmulator
+keys, big = int(sys.argv[1]), int(sys.argv[2])
+emulator = OSSEmulator(buckets=("bench",))
+for i in range(keys):
+    emulator.put_object("bench", f"k{keys}/obj-{i:06d}.txt", b"x" * 100)
+for i in range(big):
+    emulator.put_object("bench", f"big/obj-{i:07d}.txt", b"x")
+with emulator:
+    print(emulator.endpoint, flush=True)
+    sys.stdin.read()
+"""
+
+
+def median_time(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def paired_times(ours, raw, repeat: int) -> tuple[float, float]:
+    """Median times of ``ours`` and ``raw``, run alternately so that load on a shared
+    machine affects both alike."""
+    a, b = [], []
+    for _ in range(repeat):
+        a.append(median_time(ours, 1))
+        b.append(median_time(raw, 1))
+    return statistics.median(a), statistics.median(b)
+
+
+class Server:
+    """``jupyter server`` with the workbench on 127.0.0.1 and a free port."""
+
+    def __init__(self, tmp: Path, page_size: int):
+        self.token = secrets.token_hex(16)
+        for d in ("root", "config", "data", "runtime", "state"):
+            (tmp / d).mkdir(parents=True, exist_ok=True)
+        env = dict(
+            os.environ,
+            JUPYTER_CONFIG_DIR=str(tmp / "config"),
+            JUPYTER_DATA_DIR=str(tmp / "data"),
+            JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+            JUPYTER_WORKBENCH_STATE_DIR=str(tmp / "state"),
+        )
+        self.state_dir = tmp / "state"
+        args = [
+            str(Path(sys.executable).parent / "jupyter"),
+            "server",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            "--port=0",
+            f"--ServerApp.root_dir={tmp / 'root'}",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.contents_manager_class={CONTENTS_MANAGER}",
+            f"--Workbench.listing_page_size={page_size}",
+        ]
+        if os.geteuid() == 0:
+            args.append("--allow-root")
+        self.log = tmp / "server.log"
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(
+                args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            m = re.search(r"(http://127\.0\.0\.1:\d+/)", self.log.read_text(errors="replace"))
+            if m:
+                self.url = m.group(1)
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"jupyter server did not start:\n{self.log.read_text()[-3000:]}")
+
+    def request(self, path: str, method: str = "GET", body=None, headers=None) -> bytes:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.token}", **(headers or {})},
+        )
+        with urllib.request.urlopen(req, timeout=600) as r:
+            return r.read()
+
+    def json(self, path: str, method: str = "GET", body=None):
+        return json.loads(self.request(path, method, body))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def raw_ossfs(endpoint: str):
+    import ossfs
+
+    return ossfs.OSSFileSystem(endpoint=endpoint, key=AK, secret=SK, skip_instance_cache=True)
+
+
+def line(label: str, value: str, goal: str = "") -> None:
+    print(f"  {label:<58} {value:>14}  {goal}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--keys", type=int, default=2000)
+    parser.add_argument("--big-prefix", type=int, default=100_000)
+    parser.add_argument("--size-mb", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    size = args.size_mb * 2**20
+
+    print(f"Seeding the emulator ({args.keys} + {args.big_prefix} keys)...", flush=True)
+    emu = subprocess.Popen(
+        [sys.executable, "-c", EMULATOR, str(args.keys), str(args.big_prefix)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # connection resets of benchmark clients are not news
+        text=True,
+    )
+    endpoint = emu.stdout.readline().strip()
+    tmp = Path(tempfile.mkdtemp(prefix="jw-bench-storage-"))
+    server = Server(tmp, page_size=max(args.keys, 1000))
+    try:
+        options = {"endpoint": endpoint, "key": AK, "secret": SK}
+        server.json(
+            "workbench/api/mounts",
+            "POST",
+            {"name": "bench", "url": f"oss://{BUCKET}", "options": options},
+        )
+        print(f"emulator {endpoint}, server {server.url}, repeat {args.repeat}\n")
+
+        # ---------------------------------------------------------------- listing
+        prefix = f"k{args.keys}"
+
+        def contents_listing():
+            model = server.json(f"api/contents/mnt/bench/{prefix}")
+            assert len(model["content"]) == args.keys, len(model["content"])
+
+        def ossfs_listing():
+            entries = raw_ossfs(endpoint).ls(f"{BUCKET}/{prefix}", detail=True)
+            assert len(entries) == args.keys, len(entries)
+
+        contents_listing()  # warm up (filesystem built, connections open)
+        ours, raw = paired_times(contents_listing, ossfs_listing, args.repeat)
+        print("Listing")
+        line(f"contents API, {args.keys} keys", f"{ours:.3f} s")
+        line(f"raw ossfs ls, {args.keys} keys", f"{raw:.3f} s")
+        line("ratio contents API / ossfs", f"{ours / raw:.2f}", "(goal <= 1.5)")
+
+        def first_page():
+            model = server.json("api/contents/mnt/bench/big")
+            assert model["truncated"] is True
+            return len(model["content"])
+
+        t0 = time.perf_counter()
+        shown = first_page()
+        first = time.perf_counter() - t0
+        again = median_time(first_page, args.repeat)
+        line(
+            f"first page ({shown} entries) of a {args.big_prefix}-key prefix",
+            f"{max(first, again):.3f} s",
+            "(goal <= 1 s)",
+        )
+
+        # ---------------------------------------------------------------- bytes
+        from jupyter_workbench.storage import MountRegistry
+
+        fs = MountRegistry(server.state_dir).filesystem("bench")
+        raw_fs = raw_ossfs(endpoint)
+        data = os.urandom(size)
+
+        ours_w, raw_w = paired_times(
+            lambda: fs.pipe_file("bytes/ours.bin", data),
+            lambda: raw_fs.pipe_file(f"{BUCKET}/bytes/raw.bin", data),
+            args.repeat,
+        )
+
+        def read_ours():
+            assert len(fs.cat_file("bytes/ours.bin")) == size
+
+        def read_raw():
+            assert len(raw_fs.cat_file(f"{BUCKET}/bytes/raw.bin")) == size
+
+        ours_r, raw_r = paired_times(read_ours, read_raw, args.repeat)
+        mb = size / 1e6
+        print(f"\n{args.size_mb} MiB through the mount's fsspec filesystem")
+        line("write: mount / raw ossfs", f"{ours_w:.3f} / {raw_w:.3f} s")
+        line("write ratio (raw time / mount time)", f"{raw_w / ours_w:.2f}", "(goal >= 0.9)")
+        line("read: mount / raw ossfs", f"{ours_r:.3f} / {raw_r:.3f} s")
+        line("read ratio (raw time / mount time)", f"{raw_r / ours_r:.2f}", "(goal >= 0.9)")
+
+        def download():
+            body = server.request("files/mnt/bench/bytes/ours.bin?download=1")
+            assert len(body) == size
+
+        def upload():
+            chunk = 2**20
+            for start in range(0, size, chunk):
+                number = -1 if start + chunk >= size else start // chunk + 1
+                server.json(
+                    "api/contents/mnt/bench/bytes/upload.bin",
+                    "PUT",
+                    {
+                        "type": "file",
+                        "format": "base64",
+                        "chunk": number,
+                        "content": base64.b64encode(data[start : start + chunk]).decode(),
+                    },
+                )
+
+        dl = median_time(download, args.repeat)
+        ul = median_time(upload, 1)
+        print("\nThrough the server (for information)")
+        line("download /files/mnt/... (streamed)", f"{dl:.3f} s", f"({mb / dl:.0f} MB/s)")
+        line("  / raw ossfs read", f"{dl / raw_r:.2f}x")
+        line("upload via contents API, 1 MiB base64 chunks", f"{ul:.3f} s", f"({mb / ul:.0f} MB/s)")
+        line("  / raw ossfs write", f"{ul / raw_w:.2f}x")
+
+        # ---------------------------------------------------------------- FUSE
+        print("\nFUSE")
+        try:
+            from jupyter_workbench.storage import fuse
+        except ImportError as e:
+            print(f"  skipped: jupyter_workbench.storage.fuse is not available ({e})")
+        else:
+            ok, why = fuse.fuse_available()
+            if not ok:
+                print(f"  skipped: {why}")
+            else:
+                r = fuse.fuse_throughput(fs, size=size, path="fuse-bench.bin")
+                line(
+                    "write: FUSE / direct MB/s",
+                    f"{r['fuse_write_mb_s']:.0f} / {r['direct_write_mb_s']:.0f}",
+                )
+                line("write ratio FUSE / direct", f"{r['write_ratio']:.2f}", "(goal >= 0.7)")
+                line(
+                    "read: FUSE / direct MB/s",
+                    f"{r['fuse_read_mb_s']:.0f} / {r['direct_read_mb_s']:.0f}",
+                )
+                line("read ratio FUSE / direct", f"{r['read_ratio']:.2f}", "(goal >= 0.7)")
+    finally:
+        server.stop()
+        emu.stdin.close()
+        emu.wait(30)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
