@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Int, List, Unicode, default
+from traitlets import Bool, Int, List, Unicode, default
 
 from ._version import __version__
 
@@ -44,6 +44,12 @@ class Workbench(ExtensionApp):
         default_value=[],
         config=True,
         help="Local directories (e.g. NAS mount points) that file:// mounts may expose.",
+    )
+    fuse_mounts = Bool(
+        True,
+        config=True,
+        help="Also show each mount as a real directory through FUSE where /dev/fuse is usable, "
+        "so plain open() works in kernels.",
     )
     listing_page_size = Int(
         1000, config=True, help="Entries fetched per page when listing object storage."
@@ -84,6 +90,27 @@ class Workbench(ExtensionApp):
 
         return available_features()
 
+    def _link_jupyter_server_extension(self, serverapp):
+        super()._link_jupyter_server_extension(serverapp)
+        # Files in jupyter_server_config.d only enable extensions, so the server's managers are
+        # chosen here: the extension is linked before ServerApp creates them. A class the user
+        # configured is kept.
+        _use_class(
+            serverapp,
+            "contents_manager_class",
+            "jupyter_workbench.contents",
+            "WorkbenchContentsManager",
+        )
+        _use_class(
+            serverapp,
+            "kernel_spec_manager_class",
+            "jupyter_workbench.environments.kernelspecs",
+            "WorkbenchKernelSpecManager",
+        )
+        from .session.identity import enable_session_expiry
+
+        enable_session_expiry(serverapp)
+
     def initialize_settings(self):
         self.settings["workbench"] = self
         from .environments.kernelspecs import attach_to_server
@@ -106,3 +133,19 @@ class Workbench(ExtensionApp):
         from .api import stop_all
 
         await stop_all(self)
+
+
+def _use_class(serverapp, trait: str, module: str, name: str) -> None:
+    """Set ``ServerApp.<trait>`` to the workbench class unless the user configured one."""
+    if trait in serverapp.config.get("ServerApp", {}):
+        serverapp.log.warning(
+            "jupyter-workbench: ServerApp.%s is configured, so %s.%s is not used; subclass it "
+            "to combine both.",
+            trait,
+            module,
+            name,
+        )
+        return
+    import importlib
+
+    setattr(serverapp, trait, getattr(importlib.import_module(module), name))

@@ -23,9 +23,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .export import export_savedmodel
     from .export.options import export_kwargs
 
-    kwargs = export_kwargs(args)
-    source, destination = kwargs.pop("source"), kwargs.pop("destination")
-    result = export_savedmodel(source, destination, progress=not args.quiet, **kwargs)
+    result = export_savedmodel(
+        args.source, args.destination, progress=not args.quiet, **export_kwargs(args)
+    )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -217,9 +217,15 @@ def _add_env(sub) -> None:
     k.set_defaults(func=_cmd_env_install_kernels)
 
 
+def _add_jobs(sub) -> None:
+    from .session.cli import add_job_commands
+
+    add_job_commands(sub)
+
+
 # Each entry adds its subcommands; optional areas register themselves only when importable,
 # so a missing optional dependency never breaks the other subcommands.
-_REGISTRARS: list[Callable] = [_add_export, _add_mount, _add_env, _add_oss_emulator]
+_REGISTRARS: list[Callable] = [_add_export, _add_mount, _add_env, _add_jobs, _add_oss_emulator]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -70,10 +70,11 @@ class WorkbenchMagics(Magics):
                 info = inspect_savedmodel(argv[1])
                 print(info)
                 return None
-            kwargs = export_kwargs(_export_parser().parse_args(argv))
-            source = self._resolve_model(kwargs.pop("source"))
-            destination = kwargs.pop("destination")
-            result = export_savedmodel(source, destination, progress=True, **kwargs)
+            args = _export_parser().parse_args(argv)
+            source = self._resolve_model(args.source)
+            result = export_savedmodel(
+                source, args.destination, progress=True, **export_kwargs(args)
+            )
         except ExportError as e:
             raise WorkbenchMagicError("ExportError", str(e)) from None
         print(result.summary())
@@ -109,3 +110,6 @@ class WorkbenchMagics(Magics):
 
 def load_ipython_extension(ipython) -> None:
     ipython.register_magics(WorkbenchMagics)
+    from .session.magics import register as register_background
+
+    register_background(ipython)  # %%background

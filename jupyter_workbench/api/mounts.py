@@ -86,7 +86,16 @@ def setup(app) -> MountRegistry:
         )
     except OSError as e:
         app.log.warning("Could not record mount settings in %s: %s", registry.state_dir, e)
+    first_setup = getattr(app, "_workbench_mounts", None) is None
     app._workbench_mounts = (registry, mount_dir)
+    if first_setup and app.fuse_mounts:
+        # Mounting can take seconds per mount: never on the event loop or in the start path.
+        threading.Thread(
+            target=_fuse_start_all,
+            args=(registry, os.path.join(app.root_dir, mount_dir), app.log),
+            name="workbench-fuse-start",
+            daemon=True,
+        ).start()
     return registry
 
 
@@ -156,6 +165,43 @@ def _fuse_release(name: str, log) -> None:
             m.unmount(timeout=60)
         except Exception as e:  # noqa: BLE001 - the registry entry is gone either way
             log.warning("FUSE unmount of %s failed: %s", name, e)
+
+
+def _fuse_attach(registry: MountRegistry, name: str, log) -> None:
+    """Also show mount ``name`` as a real directory through FUSE where that works (blocking).
+
+    Never raises: without FUSE the mount still works through the file browser and
+    ``jupyter_workbench.mounts.filesystem``; the panel shows why FUSE is unavailable.
+    """
+    fuse = _fuse_module()
+    if fuse is None or _fuse_mount_of(fuse, name) is not None:
+        return
+    ok, why = fuse.fuse_available()
+    if not ok:
+        log.info("Mount %s is not a FUSE directory: %s", name, why)
+        return
+    try:
+        mount = registry.get(name)
+        fuse.mount_fuse(
+            name, registry.local_path(name), registry=registry, read_only=mount.read_only
+        )
+    except Exception as e:  # noqa: BLE001 - optional: log and carry on with the others
+        log.warning("FUSE mount of %s failed: %s", name, e)
+
+
+def _fuse_start_all(registry: MountRegistry, mount_dir: str, log) -> None:
+    """At server start: detach stale FUSE mounts left by a killed process, mount the rest."""
+    fuse = _fuse_module()
+    if fuse is None or not fuse.fuse_available()[0]:
+        return
+    try:
+        cleaned = fuse.cleanup_stale_mounts(mount_dir)
+        if cleaned:
+            log.warning("Detached stale FUSE mounts: %s", ", ".join(cleaned))
+    except Exception as e:  # noqa: BLE001
+        log.warning("Could not clean stale FUSE mounts in %s: %s", mount_dir, e)
+    for mount in registry.list():
+        _fuse_attach(registry, mount.name, log)
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -287,6 +333,8 @@ class MountsHandler(WorkbenchHandler):
         cm = _contents(self)
         if cm is not None:
             cm.forget_mount(mount.name)  # a previous mount of that name may be cached
+        if self.workbench.fuse_mounts:
+            await run_blocking(_fuse_attach, registry, mount.name, self.log)
         self.reply(describe(self, mount), status=201)
 
 
@@ -321,6 +369,8 @@ class MountHandler(WorkbenchHandler):
     async def delete(self, name: str):
         mount = _get_mount(self, name)
         registry = _registry(self)
+        # Unmount FUSE first: it waits for pending uploads, which still need the mount.
+        await run_blocking(_fuse_release, mount.name, self.log)
         try:
             await run_blocking(registry.remove, mount.name)
         except Exception as e:
@@ -331,7 +381,6 @@ class MountHandler(WorkbenchHandler):
             cache = os.path.join(cm.checkpoint_cache_dir, mount.name)
             await run_blocking(shutil.rmtree, cache, True)
         mount_states.forget(mount.name)
-        await run_blocking(_fuse_release, mount.name, self.log)
         self.reply(
             {
                 "name": mount.name,
@@ -386,6 +435,15 @@ class MountListingHandler(WorkbenchHandler):
                 "next_marker": next_marker,
             }
         )
+
+
+async def stop(app) -> None:
+    """Server shutdown: unmount FUSE directories (each waits for its pending uploads)."""
+    fuse = _fuse_module()
+    if fuse is None:
+        return
+    for m in list(fuse.active_mounts()):
+        await run_blocking(_fuse_release, m.name, app.log)
 
 
 handlers = [

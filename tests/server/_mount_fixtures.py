@@ -58,7 +58,11 @@ def jp_server_config(state_dir, nas_root):
             "jpserver_extensions": {"jupyter_workbench": True},
             "contents_manager_class": "jupyter_workbench.contents.WorkbenchContentsManager",
         },
-        "Workbench": {"allowed_local_roots": [str(nas_root)], "listing_page_size": PAGE_SIZE},
+        "Workbench": {
+            "allowed_local_roots": [str(nas_root)],
+            "listing_page_size": PAGE_SIZE,
+            "fuse_mounts": False,
+        },
     }
 
 

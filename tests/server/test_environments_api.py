@@ -9,7 +9,10 @@ from tornado.httpclient import HTTPClientError
 @pytest.fixture
 def jp_server_config(jp_server_config, tmp_path):
     config = dict(jp_server_config)
-    config["Workbench"] = {"environments_dir": str(tmp_path / "envs")}
+    config["Workbench"] = {
+        **config.get("Workbench", {}),
+        "environments_dir": str(tmp_path / "envs"),
+    }
     return config
 
 

@@ -1,0 +1,118 @@
+"""Execute a notebook for a background job (``python -m jupyter_workbench.session.execute``).
+
+Runs every cell with nbclient in the chosen kernel and writes the executed copy after each
+cell (so a long job shows its progress), then once more at the end. A failing cell stops the
+run: the copy keeps the error output, the job's ``reason`` names the cell, exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+
+def _write(nb, output: Path) -> None:
+    import nbformat
+
+    tmp = output.with_name(f".{output.name}.tmp")
+    nbformat.write(nb, str(tmp))
+    os.replace(tmp, output)
+
+
+def _reason(text: str) -> None:
+    job_dir = os.environ.get("WORKBENCH_JOB_DIR")
+    if job_dir:
+        Path(job_dir, "reason").write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jupyter_workbench.session.execute")
+    parser.add_argument("notebook")
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--kernel", required=True)
+    parser.add_argument("--environments-dir", default=None)
+    args = parser.parse_args(argv)
+
+    import nbformat
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, DeadKernelError
+
+    from .jobs import _kernel_spec_manager
+
+    source, output = Path(args.notebook), Path(args.output)
+    nb = nbformat.read(str(source), as_version=4)
+    km = KernelManager(
+        kernel_name=args.kernel, kernel_spec_manager=_kernel_spec_manager(args.environments_dir)
+    )
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    last_write = [0.0]
+
+    def on_cell_executed(cell, cell_index, **_kwargs):
+        n = code_cells.index(cell_index) + 1 if cell_index in code_cells else cell_index + 1
+        print(f"[workbench] cell {n}/{len(code_cells)} done", flush=True)
+        if time.monotonic() - last_write[0] > 2:
+            last_write[0] = time.monotonic()
+            _write(nb, output)
+
+    def on_stop(signum, _frame):
+        # Kernels live in their own session: stop ours before leaving, or it would linger.
+        pid = getattr(km.provisioner, "pid", None) if km.provisioner else None
+        if pid:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            os.remove(km.connection_file)
+        except OSError:
+            pass
+        try:
+            _write(nb, output)
+        except Exception:
+            pass
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_stop)
+    client = NotebookClient(
+        nb,
+        km=km,
+        kernel_name=args.kernel,
+        resources={"metadata": {"path": str(source.parent)}},
+        on_cell_executed=on_cell_executed,
+    )
+    print(f"[workbench] executing {source.name} with kernel {args.kernel}", flush=True)
+    try:
+        client.execute()
+    except CellExecutionError as e:
+        _write(nb, output)
+        failed = next(
+            (
+                n
+                for n, i in enumerate(code_cells, 1)
+                if any(o.get("output_type") == "error" for o in nb.cells[i].get("outputs", []))
+            ),
+            None,
+        )
+        ename = getattr(e, "ename", "") or "Error"
+        evalue = getattr(e, "evalue", "") or ""
+        where = f"Cell {failed}" if failed else "A cell"
+        _reason(f"{where} raised {ename}: {evalue}".strip().rstrip(":"))
+        print(str(e), file=sys.stderr)
+        return 1
+    except DeadKernelError as e:
+        _write(nb, output)
+        _reason(f"The kernel died: {e}")
+        print(f"The kernel died: {e}", file=sys.stderr)
+        return 1
+    _write(nb, output)
+    print(f"[workbench] wrote {output.name}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

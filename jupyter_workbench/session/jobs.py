@@ -1,0 +1,550 @@
+"""Background jobs: notebooks and scripts that outlive the browser, the login and the server.
+
+A job is a notebook (executed with nbclient; the executed copy is written beside it as
+``<name>.output.ipynb``), a Python script or a shell script, run in a chosen environment by a
+small runner process (:mod:`.runner`) in its own session and process group, so that closing the
+browser, an expired login or a server restart does not touch it. Everything about a job lives
+in ``<state dir>/jobs/<id>/``::
+
+    job.json     what to run (written once at submission; plus the runner's pid and start time)
+    state.json   running | succeeded | failed | cancelled, times, exit code (written by the runner)
+    output.log   the job's stdout and stderr
+    cancel       present once a cancel was requested
+
+Any ``JobManager`` over the same state dir (a restarted server, the CLI, the ``%%background``
+magic) sees the same jobs: a job is running while its runner's pid is alive with the recorded
+start time (so a reused pid is not mistaken for it). A runner that vanished without recording a
+result was killed from outside: the job is marked failed with that reason.
+
+No tornado and no jupyter_server here: the REST handlers, the magic and the CLI all call this.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+STATE_DIR_ENV = "JUPYTER_WORKBENCH_STATE_DIR"
+STATES = ("running", "succeeded", "failed", "cancelled")
+FINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
+KINDS = {".ipynb": "notebook", ".py": "python", ".sh": "shell"}
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class JobError(Exception):
+    """A user-facing problem with a job request (bad path, unknown environment): a 400."""
+
+
+class JobNotFound(JobError):
+    """No job with that id: a 404."""
+
+
+class JobConflict(JobError):
+    """The job cannot do that in its state (cancel a finished job): a 409."""
+
+
+def default_state_dir() -> Path:
+    """``$JUPYTER_WORKBENCH_STATE_DIR``, else ``<jupyter data dir>/workbench``."""
+    env = os.environ.get(STATE_DIR_ENV)
+    if env:
+        return Path(env).expanduser()
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "workbench"
+
+
+@dataclass
+class Job:
+    """One job as the API shows it (times are epoch seconds)."""
+
+    id: str
+    name: str
+    kind: str  # notebook | python | shell
+    path: str | None  # as submitted (relative to the server root for the REST API)
+    environment: str  # kernel name for notebooks, interpreter for scripts
+    state: str
+    created_at: float
+    started_at: float | None = None
+    ended_at: float | None = None
+    exit_code: int | None = None
+    reason: str | None = None  # why it failed or was cancelled
+    output: str | None = None  # the executed notebook (notebooks only)
+    pid: int | None = None  # the runner's pid (its process group)
+    host: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+# -- small file helpers ------------------------------------------------------------------
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write atomically: a reader sees the old or the new file, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def process_start_time(pid: int) -> str | None:
+    """An identifier of when ``pid`` started, or None when no such (living) process.
+
+    Linux: the start time in clock ticks from ``/proc/<pid>/stat``; zombies count as gone.
+    Elsewhere psutil when available, else only whether the pid exists ("?").
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        stat = None
+    if stat is not None:
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) < 20 or fields[0] in ("Z", "X", "x"):
+            return None
+        return fields[19]
+    try:
+        import psutil
+
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return f"{proc.create_time():.2f}"
+    except ImportError:
+        pass
+    except Exception:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return "?"
+
+
+def describe_exit(code: int) -> str:
+    """A one-line reason for a non-zero exit status (negative: killed by that signal)."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"The process was killed by {name} (from outside the workbench)."
+    return f"The process exited with code {code}."
+
+
+# -- environments --------------------------------------------------------------------------
+
+
+def _kernel_spec_manager(environments_dir: str | None = None):
+    """The kernelspecs the server would list: the workbench environments' ones included."""
+    try:
+        from ..environments.kernelspecs import WorkbenchKernelSpecManager
+
+        return WorkbenchKernelSpecManager(environments_dir=environments_dir)
+    except Exception:  # environments package unavailable
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        return KernelSpecManager()
+
+
+def _workbench_environment_python(name: str, environments_dir: str | None) -> str | None:
+    """The interpreter of a workbench environment named ``name`` (py3/tf2), if it is one."""
+    try:
+        from ..environments import SPECS, environment_info
+    except Exception:
+        return None
+    if name not in SPECS:
+        return None
+    info = environment_info(name, environments_dir)
+    if not info.get("ready"):
+        raise JobError(f"Environment {name!r} is not ready: {info.get('message', '')}".strip())
+    return info["python_executable"]
+
+
+def _workbench_environment_kernel(name: str) -> str | None:
+    try:
+        from ..environments import SPECS
+    except Exception:
+        return None
+    spec = SPECS.get(name)
+    return spec.kernel_name if spec is not None else None
+
+
+def _is_executable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+# -- the manager ---------------------------------------------------------------------------
+
+
+class JobManager:
+    """Starts, finds, follows and cancels background jobs under one state dir.
+
+    ``root_dir``: when set, job paths are relative to it and may not leave it (the server's
+    contents root); when None, paths are taken as given (the CLI).
+    """
+
+    def __init__(
+        self,
+        state_dir: str | os.PathLike | None = None,
+        root_dir: str | os.PathLike | None = None,
+        environments_dir: str | None = None,
+        python: str | None = None,
+    ):
+        self.state_dir = Path(os.path.abspath(state_dir or default_state_dir()))
+        self.jobs_dir = self.state_dir / "jobs"
+        self.root_dir = Path(os.path.realpath(root_dir)) if root_dir else None
+        self.environments_dir = environments_dir
+        # The interpreter that runs the runner and the notebook executor (needs nbclient).
+        self.python = python or sys.executable
+        self.host = socket.gethostname()
+        self._children: dict[str, subprocess.Popen] = {}
+
+    # -- submitting ------------------------------------------------------------------
+
+    def resolve_path(self, path: str) -> tuple[Path, str]:
+        """``path`` as an absolute file and as it is shown; JobError when unusable."""
+        if not isinstance(path, str) or not path.strip() or "\x00" in path:
+            raise JobError("The job path is empty or invalid.")
+        if self.root_dir is not None:
+            if os.path.isabs(path):
+                raise JobError(f"The job path must be relative to the server root: {path!r}.")
+            full = Path(os.path.realpath(self.root_dir / path))
+            if os.path.commonpath([full, self.root_dir]) != str(self.root_dir):
+                raise JobError(f"The job path {path!r} is outside the server root.")
+            shown = path.strip("/")
+        else:
+            full = Path(os.path.realpath(os.path.expanduser(path)))
+            shown = str(full)
+        if not full.is_file():
+            raise JobError(f"No file {path!r} to run.")
+        if full.suffix.lower() not in KINDS:
+            raise JobError(
+                f"Cannot run {path!r} as a job: use a notebook (.ipynb), a Python script (.py) "
+                "or a shell script (.sh)."
+            )
+        return full, shown
+
+    def _script_python(self, environment: str | None) -> str:
+        """The interpreter for a script job: a path, a workbench environment or a kernel."""
+        if not environment:
+            return sys.executable
+        if os.sep in environment or environment.startswith("~"):
+            python = os.path.expanduser(environment)
+            if not _is_executable(python):
+                raise JobError(f"Environment {environment!r} is not an executable interpreter.")
+            return python
+        python = _workbench_environment_python(environment, self.environments_dir)
+        if python:
+            return python
+        try:
+            spec = _kernel_spec_manager(self.environments_dir).get_kernel_spec(environment)
+        except Exception:
+            spec = None
+        if spec is not None and spec.argv and "python" in os.path.basename(spec.argv[0]):
+            python = spec.argv[0]
+            if not os.path.isabs(python):
+                python = shutil.which(python) or python
+            return python
+        found = shutil.which(environment)
+        if found and "python" in os.path.basename(found):
+            return found
+        raise JobError(
+            f"Unknown environment {environment!r}: use a Python kernel name "
+            "(jupyter kernelspec list), py3/tf2, or the path of a Python interpreter."
+        )
+
+    def _notebook_kernel(self, notebook: Path, environment: str | None) -> str:
+        """The kernel that runs a notebook: the chosen one, else the notebook's own."""
+        kernel = environment
+        if kernel:
+            kernel = _workbench_environment_kernel(kernel) or kernel
+        else:
+            try:
+                import nbformat
+
+                nb = nbformat.read(str(notebook), as_version=4)
+            except Exception as e:
+                raise JobError(f"Cannot read the notebook {notebook.name!r}: {e}") from None
+            kernel = nb.metadata.get("kernelspec", {}).get("name") or "python3"
+        specs = _kernel_spec_manager(self.environments_dir).find_kernel_specs()
+        if kernel not in specs:
+            known = ", ".join(sorted(specs)) or "none"
+            raise JobError(f"No kernel named {kernel!r} to run the notebook (kernels: {known}).")
+        return kernel
+
+    def submit(self, path: str, environment: str | None = None, *, name: str | None = None) -> Job:
+        """Start a notebook or script job; returns it in state ``running``."""
+        if environment is not None and not isinstance(environment, str):
+            raise JobError("The environment must be a string.")
+        environment = (environment or "").strip() or None
+        full, shown = self.resolve_path(path)
+        kind = KINDS[full.suffix.lower()]
+        env: dict[str, str] = {}
+        output = None
+        if kind == "notebook":
+            kernel = self._notebook_kernel(full, environment)
+            out_full = full.with_name(full.name[: -len(full.suffix)] + ".output.ipynb")
+            argv = [
+                self.python,
+                "-m",
+                "jupyter_workbench.session.execute",
+                str(full),
+                "--output",
+                str(out_full),
+                "--kernel",
+                kernel,
+            ]
+            if self.environments_dir:
+                argv += ["--environments-dir", str(self.environments_dir)]
+            label = kernel
+            output = (
+                str(Path(shown).with_name(out_full.name))
+                if self.root_dir is not None
+                else str(out_full)
+            )
+        else:
+            python = self._script_python(environment)
+            env["PATH"] = os.path.dirname(python) + os.pathsep + os.environ.get("PATH", "")
+            argv = [python, "-u", str(full)] if kind == "python" else ["bash", str(full)]
+            label = environment or python
+        return self._start(
+            name=name or os.path.basename(shown),
+            kind=kind,
+            path=shown,
+            environment=label,
+            argv=argv,
+            cwd=str(full.parent),
+            env=env,
+            output=output,
+        )
+
+    def submit_code(
+        self,
+        code: str,
+        environment: str | None = None,
+        *,
+        cwd: str | None = None,
+        name: str | None = None,
+    ) -> Job:
+        """Run Python source as a script job (``%%background``): a new process, not the kernel."""
+        if not isinstance(code, str) or not code.strip():
+            raise JobError("There is no code to run.")
+        python = self._script_python((environment or "").strip() or None)
+        first = next((ln.strip() for ln in code.splitlines() if ln.strip()), "")
+        job_id = self._new_id()
+        job_dir = self._make_dir(job_id)
+        script = job_dir / "cell.py"
+        script.write_text(code)
+        return self._start(
+            job_id=job_id,
+            name=name or f"%%background: {first[:60]}",
+            kind="python",
+            path=None,
+            environment=environment or python,
+            argv=[python, "-u", str(script)],
+            cwd=os.path.realpath(cwd or os.getcwd()),
+            env={"PATH": os.path.dirname(python) + os.pathsep + os.environ.get("PATH", "")},
+            output=None,
+        )
+
+    def _new_id(self) -> str:
+        return uuid.uuid4().hex[:12]
+
+    def _make_dir(self, job_id: str) -> Path:
+        self.jobs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        job_dir = self.jobs_dir / job_id
+        job_dir.mkdir(mode=0o700)
+        return job_dir
+
+    def _start(self, *, job_id: str | None = None, **fields: Any) -> Job:
+        job_id = job_id or self._new_id()
+        job_dir = self.jobs_dir / job_id
+        if not job_dir.is_dir():
+            self._make_dir(job_id)
+        meta = {"id": job_id, "created_at": time.time(), "host": self.host, **fields}
+        write_json(job_dir / "job.json", meta)
+        with open(job_dir / "output.log", "ab") as log:
+            # Own session and process group: survives the server, and cancel kills the group.
+            proc = subprocess.Popen(
+                [self.python, "-m", "jupyter_workbench.session.runner", str(job_dir)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=str(job_dir),
+                start_new_session=True,
+                close_fds=True,
+            )
+        self._children[job_id] = proc
+        meta["runner_pid"] = proc.pid
+        meta["runner_start"] = process_start_time(proc.pid)
+        write_json(job_dir / "job.json", meta)
+        return self.get(job_id)
+
+    # -- finding and following -----------------------------------------------------------
+
+    def _job_dir(self, job_id: str) -> Path:
+        if not isinstance(job_id, str) or not _ID.match(job_id):
+            raise JobNotFound(f"No job with id {job_id!r}.")
+        job_dir = self.jobs_dir / job_id
+        if not (job_dir / "job.json").is_file():
+            raise JobNotFound(f"No job with id {job_id!r}.")
+        return job_dir
+
+    def _runner_alive(self, job_id: str, meta: dict) -> bool:
+        child = self._children.get(job_id)
+        if child is not None and child.poll() is not None:
+            self._children.pop(job_id, None)  # reaped: no zombie left behind
+            return False
+        pid = meta.get("runner_pid")
+        if not pid:
+            # Submitted a moment ago by another manager that has not recorded the pid yet.
+            return time.time() - float(meta.get("created_at", 0)) < 30
+        start = process_start_time(int(pid))
+        if start is None:
+            return False
+        recorded = meta.get("runner_start")
+        return recorded in (None, "?") or start in ("?", recorded)
+
+    def get(self, job_id: str) -> Job:
+        """The job with its current state (a vanished runner is concluded here)."""
+        job_dir = self._job_dir(job_id)
+        meta = read_json(job_dir / "job.json")
+        if meta is None:
+            raise JobNotFound(f"Job {job_id!r} has no readable record.")
+        state = read_json(job_dir / "state.json") or {}
+        if state.get("state") not in FINAL_STATES:
+            same_host = meta.get("host") in (None, self.host)
+            if same_host and not self._runner_alive(job_id, meta):
+                # Re-read: the runner may have recorded its result just before exiting.
+                state = read_json(job_dir / "state.json") or {}
+                if state.get("state") not in FINAL_STATES:
+                    state = self._conclude_vanished(job_dir, meta, state)
+        return self._job(meta, state)
+
+    def _conclude_vanished(self, job_dir: Path, meta: dict, state: dict) -> dict:
+        if (job_dir / "cancel").exists():
+            final = {"state": "cancelled", "reason": "Cancelled by the user."}
+        else:
+            final = {
+                "state": "failed",
+                "reason": f"The job's runner process (pid {meta.get('runner_pid')}) ended "
+                "without recording a result: it was killed from outside the workbench, or "
+                "the machine restarted.",
+            }
+        state = {**state, **final, "ended_at": time.time()}
+        state.setdefault("started_at", meta.get("created_at"))
+        write_json(job_dir / "state.json", state)
+        return state
+
+    def _job(self, meta: dict, state: dict) -> Job:
+        return Job(
+            id=meta["id"],
+            name=meta.get("name") or meta["id"],
+            kind=meta.get("kind", "python"),
+            path=meta.get("path"),
+            environment=meta.get("environment", ""),
+            state=state.get("state") or "running",
+            created_at=meta.get("created_at", 0.0),
+            started_at=state.get("started_at") or meta.get("created_at"),
+            ended_at=state.get("ended_at"),
+            exit_code=state.get("exit_code"),
+            reason=state.get("reason"),
+            output=meta.get("output"),
+            pid=meta.get("runner_pid"),
+            host=meta.get("host"),
+        )
+
+    def list(self) -> list[Job]:
+        """Every job under the state dir, oldest first."""
+        jobs = []
+        if self.jobs_dir.is_dir():
+            for entry in self.jobs_dir.iterdir():
+                try:
+                    jobs.append(self.get(entry.name))
+                except JobNotFound:
+                    continue  # a half-written or foreign directory
+        return sorted(jobs, key=lambda j: (j.created_at, j.id))
+
+    def log(self, job_id: str, max_bytes: int = 64 * 1024) -> dict[str, Any]:
+        """The tail of the job's output: ``{log, size, truncated}``."""
+        path = self._job_dir(job_id) / "output.log"
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as f:
+                if size > max_bytes:
+                    f.seek(size - max_bytes)
+                data = f.read(max_bytes)
+        except FileNotFoundError:
+            size, data = 0, b""
+        truncated = size > max_bytes
+        text = data.decode("utf-8", errors="replace")
+        if truncated and "\n" in text:
+            text = text.split("\n", 1)[1]  # drop the partial first line
+        return {"log": text, "size": size, "truncated": truncated}
+
+    def wait(self, job_id: str, timeout: float | None = None, interval: float = 0.1) -> Job:
+        """Block until the job has finished (or ``timeout`` seconds passed)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get(job_id)
+            if job.finished or (deadline is not None and time.monotonic() >= deadline):
+                return job
+            time.sleep(interval)
+
+    # -- cancelling ----------------------------------------------------------------------
+
+    def cancel(self, job_id: str, grace: float = 5.0) -> Job:
+        """Stop the job's whole process group: SIGTERM, then SIGKILL after ``grace`` s."""
+        job = self.get(job_id)
+        if job.finished:
+            raise JobConflict(f"Job {job_id} has already {job.state}.")
+        job_dir = self._job_dir(job_id)
+        meta = read_json(job_dir / "job.json") or {}
+        (job_dir / "cancel").write_text(str(time.time()))
+        if meta.get("host") not in (None, self.host):
+            raise JobConflict(f"Job {job_id} runs on {meta.get('host')}: cancel it there.")
+        pid = meta.get("runner_pid")
+        if pid and self._runner_alive(job_id, meta):
+            self._signal_group(int(pid), signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and self._runner_alive(job_id, meta):
+                time.sleep(0.05)
+            if self._runner_alive(job_id, meta):
+                self._signal_group(int(pid), signal.SIGKILL)
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline and self._runner_alive(job_id, meta):
+                    time.sleep(0.05)
+        return self.get(job_id)
+
+    @staticmethod
+    def _signal_group(pgid: int, sig: int) -> None:
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            pass

@@ -1,0 +1,140 @@
+"""``workbench/api/jobs``: background jobs through the REST API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path, monkeypatch):
+    state = tmp_path / "wb-state"
+    monkeypatch.setenv("JUPYTER_WORKBENCH_STATE_DIR", str(state))
+    return state
+
+
+async def api(jp_fetch, *parts, method="GET", body=None):
+    kwargs = {"method": method}
+    if body is not None:
+        kwargs["body"] = json.dumps(body)
+    response = await jp_fetch("workbench", "api", "jobs", *parts, **kwargs)
+    return response.code, json.loads(response.body)
+
+
+async def error(jp_fetch, *parts, method="GET", body=None):
+    with pytest.raises(HTTPClientError) as e:
+        await api(jp_fetch, *parts, method=method, body=body)
+    return e.value.code, json.loads(e.value.response.body)["message"]
+
+
+async def wait_done(jp_fetch, job_id, timeout=30):
+    for _ in range(int(timeout / 0.1)):
+        _, job = await api(jp_fetch, job_id)
+        if job["state"] != "running":
+            return job
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"job {job_id} still running")
+
+
+async def test_run_a_script_and_follow_it(jp_fetch, jp_root_dir):
+    # Given a script in a folder under the server root
+    (jp_root_dir / "work").mkdir()
+    (jp_root_dir / "work" / "train.py").write_text("print('epoch 1')\nprint('epoch 2')\n")
+
+    # When the page starts it as a job
+    code, job = await api(jp_fetch, method="POST", body={"path": "work/train.py"})
+
+    # Then it is created and running, and listed
+    assert code == 201
+    assert job["state"] == "running" and job["path"] == "work/train.py"
+    _, jobs = await api(jp_fetch)
+    assert [j["id"] for j in jobs] == [job["id"]]
+    # and it finishes with its output in the log
+    done = await wait_done(jp_fetch, job["id"])
+    assert done["state"] == "succeeded" and done["exit_code"] == 0
+    assert done["started_at"] <= done["ended_at"]
+    _, log = await api(jp_fetch, job["id"], "log")
+    assert log["log"] == "epoch 1\nepoch 2\n" and log["truncated"] is False
+
+
+async def test_bad_requests_are_clear_4xx(jp_fetch, jp_root_dir, tmp_path):
+    (tmp_path / "outside.py").write_text("print('no')\n")
+    (jp_root_dir / "ok.py").write_text("print('ok')\n")
+    cases = [
+        ({"path": "../outside.py"}, 400, "outside the server root"),
+        ({"path": str(tmp_path / "outside.py")}, 400, "relative to the server root"),
+        ({"path": "missing.py"}, 400, "No file 'missing.py'"),
+        ({"path": "ok.py", "environment": "no-such-env"}, 400, "Unknown environment"),
+        ({"path": 3}, 400, "Field 'path' must be of type str"),
+        ({}, 400, "Missing required field 'path'"),
+        ({"path": "ok.py", "shell": True}, 400, "Unknown field(s): shell"),
+    ]
+    for body, status, message in cases:
+        code, text = await error(jp_fetch, method="POST", body=body)
+        assert (code, message in text) == (status, True), (body, text)
+    assert (await error(jp_fetch, "0123456789ab"))[0] == 404
+    assert (await error(jp_fetch, "0123456789ab", "log"))[0] == 404
+    assert (await error(jp_fetch, "0123456789ab", method="DELETE"))[0] == 404
+    _, jobs = await api(jp_fetch)
+    assert jobs == []
+
+
+async def test_cancel_a_running_job(jp_fetch, jp_root_dir):
+    (jp_root_dir / "long.sh").write_text("echo started\nsleep 60\n")
+    _, job = await api(jp_fetch, method="POST", body={"path": "long.sh"})
+
+    code, cancelled = await api(jp_fetch, job["id"], method="DELETE")
+
+    assert code == 200 and cancelled["state"] == "cancelled"
+    assert (await error(jp_fetch, job["id"], method="DELETE"))[0] == 409
+
+
+async def test_a_job_killed_from_outside_is_failed_with_the_reason(jp_fetch, jp_root_dir):
+    (jp_root_dir / "long.py").write_text("import time\ntime.sleep(60)\n")
+    _, job = await api(jp_fetch, method="POST", body={"path": "long.py"})
+
+    os.killpg(job["pid"], signal.SIGKILL)  # runner and job, as `kill -9 -PGID` would
+
+    done = await wait_done(jp_fetch, job["id"])
+    assert done["state"] == "failed"
+    assert "killed from outside the workbench" in done["reason"]
+
+
+async def test_a_restarted_server_finds_the_running_job_and_its_result(
+    jp_fetch, jp_root_dir, jp_serverapp
+):
+    # Given a running job
+    flag = jp_root_dir / "go"
+    (jp_root_dir / "wait.py").write_text(
+        f"import os, time\nwhile not os.path.exists({str(flag)!r}):\n    time.sleep(0.05)\n"
+        "print('finished')\n"
+    )
+    _, job = await api(jp_fetch, method="POST", body={"path": "wait.py"})
+    app = jp_serverapp.extension_manager.extension_apps["jupyter_workbench"]
+    [workbench] = list(app)
+
+    # When the server forgets everything it held in memory (as a restart does)
+    first = workbench._jobs_manager
+    del workbench._jobs_manager
+
+    # Then the new manager finds the job running
+    _, found = await api(jp_fetch, job["id"])
+    assert found["state"] == "running" and found["pid"] == job["pid"]
+    assert workbench._jobs_manager is not first
+    # and later its result
+    flag.write_text("go")
+    done = await wait_done(jp_fetch, job["id"])
+    assert done["state"] == "succeeded"
+    _, log = await api(jp_fetch, job["id"], "log")
+    assert log["log"] == "finished\n"
+
+
+async def test_the_handshake_lists_session_and_jobs(jp_fetch):
+    response = await jp_fetch("workbench", "api", "status")
+    features = json.loads(response.body)["features"]
+    assert features["session"] is True and features["jobs"] is True
