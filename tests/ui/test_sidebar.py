@@ -41,13 +41,18 @@ def test_export_panel_exports_a_keras_file_and_shows_summary(lab, page, tiny_ker
     # Given a .keras model file in the notebook root
     shutil.copy(tiny_keras_file, lab.root / "tiny.keras")
     open_lab(page, lab)
-    open_workbench_sidebar(page)
 
-    # When the user selects it in the file browser, takes it into the Export panel and exports
-    page.locator('.jp-DirListing-item[title^="Name: tiny.keras"]').click()
+    # When the user right-clicks it in the file browser and picks "Export to SavedModel…"
+    page.locator('.jp-DirListing-item[title^="Name: tiny.keras"]').click(button="right")
+    page.locator(".lm-Menu-item", has_text="Export to SavedModel").click()
+
+    # Then the Workbench sidebar opens with the file as the source and a suggested destination
     panel = page.locator(".jp-WorkbenchExport")
-    panel.get_by_role("button", name="Use selected").click()
-    assert panel.get_by_label("Model file").input_value() == "tiny.keras"
+    panel.wait_for(state="visible")
+    assert panel.get_by_role("textbox", name="Model file").input_value() == "tiny.keras"
+    assert panel.get_by_label("Destination").input_value() == "models/tiny"
+
+    # When the user picks another destination and exports
     panel.get_by_label("Destination").fill("exported/tiny")
     panel.get_by_role("button", name="Export").click()
 

@@ -1,0 +1,480 @@
+"""Publishing a staged SavedModel as ``<base>/<version>/`` so that no reader sees half a version.
+
+Local paths and ``file://`` URLs
+    The export is written into a hidden sibling ``<base>/.tmp-<version>-<host>-<pid>-<hex>/model``.
+    While TensorFlow writes, a background thread already flushes the growing files to disk; then
+    every file and directory is fsynced, the directory is renamed to ``<base>/<version>`` (atomic
+    on POSIX file systems) and ``<base>`` itself is fsynced. A version that exists after a crash
+    is therefore complete. A process killed earlier leaves only the hidden ``.tmp-*`` directory:
+    version numbering ignores it (TF Serving ignores non-integer names too) and a later export
+    into the same base removes it once its process is gone (same host) or after a day.
+    Where rename is not supported (some FUSE mounts) the files are copied into place with
+    ``saved_model.pb`` last.
+
+fsspec URLs (``memory://``, ``oss://``, ``s3://``, ...)
+    Object stores have no atomic rename. The export is written and verified in a local temporary
+    directory, uploaded (with progress) to the hidden prefix ``<base>/.tmp-<version>-...``, then
+    committed by server-side copies into ``<base>/<version>/`` with ``saved_model.pb`` copied
+    LAST, and the temporary prefix is deleted. Loaders read ``saved_model.pb`` first, so a reader
+    that finds it finds complete variables; until then the version is not loadable. The slow
+    part (the upload) happens under the hidden prefix; the visible window is only the copies.
+    With ``overwrite=True`` the old version is deleted before the copies.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import secrets
+import shutil
+import socket
+import tempfile
+import threading
+import time
+
+from .errors import ExportError
+
+SAVED_MODEL_PB = "saved_model.pb"
+TMP_PREFIX = ".tmp-"
+STALE_AFTER_S = 24 * 3600
+_TMP_RE = re.compile(r"^\.tmp-(?:old-)?\d+-([A-Za-z0-9]*)-(\d+)-[0-9a-f]+(?:-probe\w*)?$")
+
+
+def _hostname() -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32]
+
+
+def _token(version: int, old: bool = False) -> str:
+    kind = "old-" if old else ""
+    return f"{TMP_PREFIX}{kind}{version}-{_hostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _is_stale(name: str, mtime: float | None) -> bool:
+    match = _TMP_RE.match(name)
+    if match is None:
+        return False
+    host, pid = match.group(1), int(match.group(2))
+    if host == _hostname() and pid != os.getpid():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            pass
+    return mtime is not None and time.time() - mtime > STALE_AFTER_S
+
+
+def relative_files(root: str) -> list[str]:
+    """Files under ``root`` (relative, ``/``-separated), ``saved_model.pb`` last."""
+    files = []
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            rel = os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")
+            files.append(rel)
+    return sorted(files, key=lambda rel: (rel == SAVED_MODEL_PB, rel))
+
+
+def tree_size(root: str) -> int:
+    return sum(os.path.getsize(os.path.join(root, rel)) for rel in relative_files(root))
+
+
+# --------------------------------------------------------------------------- durability
+
+
+def _fsync_path(path: str, data_only: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        (os.fdatasync if data_only else os.fsync)(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: str) -> None:
+    """fsync every file, then every directory (deepest first) under ``root``."""
+    dirs = []
+    for dirpath, _dirs, names in os.walk(root):
+        dirs.append(dirpath)
+        for name in names:
+            _fsync_path(os.path.join(dirpath, name), data_only=True)  # size is data here
+    for dirpath in reversed(dirs):
+        _fsync_path(dirpath)
+
+
+def _sync_file_range():
+    """libc's sync_file_range (Linux): start writeback of a byte range without waiting."""
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.sync_file_range
+        fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+        return fn
+    except (OSError, AttributeError):
+        return None
+
+
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+class _Flusher(threading.Thread):
+    """Starts disk writeback of files while TensorFlow is still writing them.
+
+    TensorFlow writes variables without holding the GIL; kicking off writeback of each new
+    chunk (``sync_file_range``, else ``fdatasync``) overlaps the disk with the write, so the
+    fsync before the rename finds little left to do.
+    """
+
+    def __init__(self, root: str, interval: float = 0.01, chunk: int = 8 << 20):
+        super().__init__(name="savedmodel-flusher", daemon=True)
+        self.root, self.interval, self.chunk = root, interval, chunk
+        self._stop_event = threading.Event()
+        self._synced: dict[str, int] = {}
+        self._range = _sync_file_range()
+
+    def _flush(self, path: str, start: int, end: int) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if self._range is None or self._range(fd, start, end - start, _SYNC_FILE_RANGE_WRITE):
+                os.fdatasync(fd)
+        finally:
+            os.close(fd)
+
+    def run(self) -> None:
+        last_size: dict[str, int] = {}
+        while not self._stop_event.wait(self.interval):
+            for dirpath, _dirs, names in os.walk(self.root):
+                for name in names:
+                    path = os.path.join(dirpath, name)
+                    try:
+                        size = os.stat(path).st_size
+                        done = self._synced.get(path, 0)
+                        # a new chunk, or the tail of a file the writer has moved on from
+                        settled = size == last_size.get(path)
+                        last_size[path] = size
+                        if size - done >= self.chunk or (settled and size > done):
+                            self._flush(path, done, size)
+                            self._synced[path] = size
+                    except OSError:
+                        pass  # renamed or removed by the writer meanwhile
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+
+# --------------------------------------------------------------------------- staging
+
+
+class Staging:
+    """A local directory to write one SavedModel into (``model_dir`` does not exist yet)."""
+
+    def __init__(self, root: str, durable: bool):
+        self.root = root
+        self.model_dir = os.path.join(root, "model")
+        self.durable = durable
+        self.remote_tmp: str | None = None  # the hidden upload prefix, for fsspec destinations
+        self._flusher: _Flusher | None = None
+
+    def __enter__(self):
+        if self.durable:
+            self._flusher = _Flusher(self.root)
+            self._flusher.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self._flusher is not None:
+            self._flusher.stop()
+            self._flusher = None
+        return False
+
+    def discard(self) -> None:
+        if self._flusher is not None:
+            self._flusher.stop()
+            self._flusher = None
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- destinations
+
+
+def open_destination(destination, storage_options: dict | None = None) -> Destination:
+    """A :class:`LocalDestination` for paths and ``file://`` URLs, else an fsspec one
+    (``storage_options`` go to its filesystem: endpoint, key, secret, ...)."""
+    if isinstance(destination, os.PathLike):
+        destination = os.fspath(destination)
+    if not isinstance(destination, str) or not destination.strip():
+        raise ExportError(
+            f"destination={destination!r} is not a path or URL: pass the model base directory, "
+            "e.g. 'models/mnist' or 'oss://bucket/models/mnist'; versions go below it."
+        )
+    if "://" in destination or "::" in destination:
+        protocol = destination.split("://", 1)[0]
+        if protocol in ("file", "local"):
+            path = destination.split("://", 1)[1]
+            return LocalDestination(path, display_prefix="file://")
+        return FsspecDestination(destination, storage_options)
+    return LocalDestination(destination)
+
+
+class Destination:
+    """The model base that versions are published into."""
+
+    durable = False
+
+    def versions(self) -> list[int]:
+        raise NotImplementedError
+
+    def version_path(self, version: int) -> str:
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Create the base, check it is writable and remove stale temporaries."""
+        raise NotImplementedError
+
+    def stage(self, version: int) -> Staging:
+        raise NotImplementedError
+
+    def commit(self, staging: Staging, version: int, *, overwrite: bool, auto: bool, span) -> int:
+        """Publish ``staging.model_dir`` as ``version`` (the next free one if ``auto``)."""
+        raise NotImplementedError
+
+    def next_version(self) -> int:
+        existing = self.versions()
+        return max(existing) + 1 if existing else 1
+
+    def _exists_error(self, version: int) -> ExportError:
+        return ExportError(
+            f"version {version} already exists at {self.version_path(version)}: pass "
+            "overwrite=True (--overwrite) to replace it, or another version (or none for the "
+            "next free one)."
+        )
+
+
+class LocalDestination(Destination):
+    durable = True
+
+    def __init__(self, path: str, display_prefix: str = ""):
+        self.base = os.path.abspath(os.path.expanduser(path))
+        self._display_prefix = display_prefix
+
+    def version_path(self, version: int) -> str:
+        return self._display_prefix + os.path.join(self.base, str(version))
+
+    def versions(self) -> list[int]:
+        try:
+            names = os.listdir(self.base)
+        except FileNotFoundError:
+            return []
+        return sorted(
+            int(n) for n in names if n.isdigit() and os.path.isdir(os.path.join(self.base, n))
+        )
+
+    def _not_writable(self, err: OSError) -> ExportError:
+        return ExportError(
+            f"destination {self._display_prefix}{self.base} is not writable "
+            f"({err.strerror or err}): choose a directory you can write to (a mounted path "
+            "must be mounted read-write)."
+        )
+
+    def prepare(self) -> None:
+        if os.path.exists(self.base) and not os.path.isdir(self.base):
+            raise ExportError(
+                f"destination {self.base} is a file: pass a directory (the model base; "
+                "versions are created below it)."
+            )
+        try:
+            os.makedirs(self.base, exist_ok=True)
+            probe = tempfile.mkdtemp(prefix=_token(0) + "-probe", dir=self.base)
+            os.rmdir(probe)
+        except OSError as err:
+            raise self._not_writable(err) from None
+        for name in os.listdir(self.base):
+            if name.startswith(TMP_PREFIX):
+                path = os.path.join(self.base, name)
+                try:
+                    mtime = os.lstat(path).st_mtime
+                except OSError:
+                    continue
+                if _is_stale(name, mtime):
+                    shutil.rmtree(path, ignore_errors=True)
+
+    def stage(self, version: int) -> Staging:
+        root = os.path.join(self.base, _token(version))
+        try:
+            os.mkdir(root)
+        except OSError as err:
+            raise self._not_writable(err) from None
+        return Staging(root, durable=True)
+
+    def commit(self, staging: Staging, version: int, *, overwrite: bool, auto: bool, span) -> int:
+        span.update(0, 1, "flushing to disk")
+        fsync_tree(staging.model_dir)
+        while True:
+            target = os.path.join(self.base, str(version))
+            if os.path.exists(target) and not overwrite:
+                if auto:
+                    version += 1
+                    continue
+                raise self._exists_error(version)
+            span.update(0.5, 1, f"publishing version {version}")
+            old = None
+            try:
+                if os.path.exists(target):
+                    # overwrite: move the old version aside, rename the new one in, drop the old
+                    moved = os.path.join(self.base, _token(version, old=True))
+                    os.rename(target, moved)
+                    old = moved
+                os.rename(staging.model_dir, target)
+            except OSError as err:
+                if err.errno in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
+                    try:
+                        if os.path.exists(target):  # could not even move the old one aside
+                            shutil.rmtree(target)
+                        self._copy_into_place(staging.model_dir, target)
+                    except OSError as copy_err:
+                        raise self._not_writable(copy_err) from None
+                    break
+                if old is not None:
+                    os.rename(old, target)
+                    old = None
+                if err.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    if auto:  # another export took this number meanwhile
+                        version += 1
+                        continue
+                    raise self._exists_error(version) from None
+                raise self._not_writable(err) from None
+            break
+        _fsync_path(self.base)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(staging.root, ignore_errors=True)
+        span.update(1, 1, f"published version {version}")
+        return version
+
+    @staticmethod
+    def _copy_into_place(src: str, target: str) -> None:
+        # Fallback where rename is unsupported (FUSE): saved_model.pb goes last.
+        for rel in relative_files(src):
+            dst = os.path.join(target, rel)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copyfile(os.path.join(src, rel), dst)
+            _fsync_path(dst)
+
+
+class FsspecDestination(Destination):
+    def __init__(self, url: str, storage_options: dict | None = None):
+        import fsspec
+
+        self.url = url.rstrip("/")
+        try:
+            self.fs, self.root = fsspec.core.url_to_fs(self.url, **(storage_options or {}))
+        except (ImportError, ValueError, TypeError) as err:
+            protocol = url.split("://", 1)[0]
+            raise ExportError(
+                f"destination {url}: cannot open protocol '{protocol}' ({err}). Install its "
+                "fsspec implementation (e.g. ossfs for oss://, s3fs for s3://) or use a mount."
+            ) from None
+        self.root = self.root.rstrip("/")
+        self._protocol = url.split("://", 1)[0] if "://" in url else ""
+
+    def _join(self, *parts: str) -> str:
+        return "/".join([self.root, *parts])
+
+    def version_path(self, version: int) -> str:
+        return f"{self.url}/{version}"
+
+    def versions(self) -> list[int]:
+        try:
+            entries = self.fs.ls(self.root, detail=True)
+        except FileNotFoundError:
+            return []
+        found = set()
+        for entry in entries:
+            name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+            if name.isdigit() and entry.get("type") == "directory":
+                found.add(int(name))
+        return sorted(found)
+
+    def _not_writable(self, err: Exception) -> ExportError:
+        return ExportError(
+            f"destination {self.url} is not writable ({type(err).__name__}: {err}): check the "
+            "URL, the bucket and the credentials, or choose a mount you can write to."
+        )
+
+    def prepare(self) -> None:
+        probe = self._join(_token(0) + "-probe")
+        try:
+            self.fs.makedirs(self.root, exist_ok=True)
+            self.fs.pipe_file(probe, b"")
+            self.fs.rm_file(probe)
+        except Exception as err:  # fsspec backends raise anything from OSError to botocore errors
+            raise self._not_writable(err) from None
+        try:
+            entries = self.fs.ls(self.root, detail=False)
+        except FileNotFoundError:
+            entries = []
+        for entry in entries:
+            name = entry.rstrip("/").rsplit("/", 1)[-1]
+            if name.startswith(TMP_PREFIX) and _is_stale(name, None):
+                try:
+                    self.fs.rm(entry.rstrip("/"), recursive=True)
+                except Exception:
+                    pass
+
+    def stage(self, version: int) -> Staging:
+        staging = Staging(tempfile.mkdtemp(prefix="workbench-export-"), durable=False)
+        staging.remote_tmp = self._join(_token(version))
+        return staging
+
+    def _exists(self, version: int) -> bool:
+        return self.fs.exists(self._join(str(version)))
+
+    def commit(self, staging: Staging, version: int, *, overwrite: bool, auto: bool, span) -> int:
+        import fsspec.callbacks
+
+        while self._exists(version) and not overwrite:
+            if not auto:
+                raise self._exists_error(version)
+            version += 1
+        files = relative_files(staging.model_dir)
+        sizes = {rel: os.path.getsize(os.path.join(staging.model_dir, rel)) for rel in files}
+        total = sum(sizes.values()) or 1
+        done = 0
+        tmp = staging.remote_tmp
+        mb = total / 1e6
+
+        class _Bytes(fsspec.callbacks.Callback):
+            def call(self, *args, **kwargs):
+                span.update(
+                    0.9 * (done + (self.value or 0)) / total,
+                    1,
+                    f"uploading {(done + (self.value or 0)) / 1e6:.1f}/{mb:.1f} MB",
+                )
+
+        try:
+            for rel in files:
+                self.fs.put_file(
+                    os.path.join(staging.model_dir, rel), f"{tmp}/{rel}", callback=_Bytes()
+                )
+                done += sizes[rel]
+                span.update(0.9 * done / total, 1, f"uploading {done / 1e6:.1f}/{mb:.1f} MB")
+            span.update(0.9, 1, f"committing version {version}")
+            final = self._join(str(version))
+            if self.fs.exists(final):
+                self.fs.rm(final, recursive=True)
+            for rel in files:  # saved_model.pb last: a reader that sees it sees the variables
+                self.fs.copy(f"{tmp}/{rel}", f"{final}/{rel}")
+            self.fs.rm(tmp, recursive=True)
+        except ExportError:
+            raise
+        except Exception as err:
+            try:
+                self.fs.rm(tmp, recursive=True)
+            except Exception:
+                pass
+            raise self._not_writable(err) from None
+        shutil.rmtree(staging.root, ignore_errors=True)
+        span.update(1, 1, f"published version {version}")
+        return version

@@ -1,0 +1,158 @@
+"""The CLI and the %savedmodel magic: thin front doors over export_savedmodel.
+
+Both run for real: the CLI as a subprocess, the magic in a real IPython kernel started with
+jupyter_client, exporting real models and reading back what a user would read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+JUPYTER = str(Path(sys.executable).parent / "jupyter")
+
+
+def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [JUPYTER, "workbench", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+def test_cli_exports_and_inspects_a_keras_file(tiny_keras_file, tmp_path):
+    # When a user exports a .keras file twice and inspects the base
+    first = run_cli("export", tiny_keras_file, str(tmp_path / "m"), "--json", "--quiet")
+    second = run_cli("export", tiny_keras_file, str(tmp_path / "m"), "--json", "--quiet")
+    shown = run_cli("inspect", str(tmp_path / "m" / "2"))
+
+    # Then versions 1 and 2 exist, the JSON result says so, and inspect shows the signature
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["version"] == 1
+    assert json.loads(second.stdout)["version"] == 2
+    assert (tmp_path / "m" / "2" / "saved_model.pb").is_file()
+    assert shown.returncode == 0, shown.stderr
+    assert "serving_default" in shown.stdout and "features" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["export", "missing.keras", "out"], "missing.keras"),
+        (["export", "{model}", "out", "--max-size", "lots"], "--max-size"),
+        (["inspect", "nowhere"], "nowhere"),
+    ],
+)
+def test_cli_user_errors_are_one_line_without_traceback(tiny_keras_file, tmp_path, args, expected):
+    # When the user makes a mistake
+    args = [a.replace("{model}", tiny_keras_file) for a in args]
+    proc = run_cli(*args, cwd=tmp_path)
+
+    # Then the exit status is 1 and stderr names the wrong input, with no traceback
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert expected in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_cli_refuses_existing_version_unless_overwrite(tiny_keras_file, tmp_path):
+    # Given version 1 exists
+    assert run_cli("export", tiny_keras_file, str(tmp_path / "m"), "--quiet").returncode == 0
+
+    # When the user asks for version 1 again, then with --overwrite
+    again = run_cli("export", tiny_keras_file, str(tmp_path / "m"), "--version", "1", "--quiet")
+    forced = run_cli(
+        "export", tiny_keras_file, str(tmp_path / "m"), "--version", "1", "--overwrite", "--quiet"
+    )
+
+    # Then the first is refused with a hint, the second replaces it
+    assert again.returncode == 1 and "overwrite" in again.stderr.lower()
+    assert forced.returncode == 0, forced.stderr
+
+
+class Kernel:
+    """A real IPython kernel of this venv, executing cells and collecting what they show."""
+
+    def __init__(self, cwd: Path):
+        from jupyter_client.manager import start_new_kernel
+
+        self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=str(cwd))
+
+    def run(self, code: str, timeout: float = 300) -> dict:
+        msg_id = self.kc.execute(code)
+        out = {"stdout": "", "stderr": "", "error": None, "result": None}
+        while True:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"kernel timed out running {code!r}") from None
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                out[content["name"]] += content["text"]
+            elif kind == "error":
+                out["error"] = content
+            elif kind == "execute_result":
+                out["result"] = content["data"].get("text/plain")
+            elif kind == "status" and content["execution_state"] == "idle":
+                return out
+
+    def close(self):
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    k = Kernel(tmp_path_factory.mktemp("kernel"))
+    k.run("%load_ext jupyter_workbench")
+    yield k
+    k.close()
+
+
+def test_magic_exports_a_notebook_variable_and_returns_the_result(kernel, tmp_path):
+    # Given a Keras model in the notebook
+    kernel.run(
+        "import keras\n"
+        "inp = keras.Input((3,), name='x')\n"
+        "model = keras.Model(inp, keras.layers.Dense(2, name='y')(inp))"
+    )
+
+    # When the user runs %savedmodel on the variable and keeps the result
+    out = kernel.run(f"r = %savedmodel model {tmp_path / 'mnist'} --signature predict")
+    check = kernel.run("print(r.version, 'predict' in r.signatures, r.max_abs_diff < 1e-5)")
+
+    # Then the summary is shown, the result is version 1 with the named, verified signature
+    assert out["error"] is None, out
+    assert "predict" in out["stdout"]
+    assert check["stdout"].split() == ["1", "True", "True"]
+    assert (tmp_path / "mnist" / "1" / "saved_model.pb").is_file()
+
+
+def test_magic_show_prints_the_signatures(kernel, tiny_keras_file, tmp_path):
+    # Given an exported model
+    kernel.run(f"_ = %savedmodel {tiny_keras_file} {tmp_path / 'tiny'}")
+
+    # When the user asks to see it
+    out = kernel.run(f"%savedmodel show {tmp_path / 'tiny' / '1'}")
+
+    # Then the tags and the signature's input are printed
+    assert out["error"] is None, out
+    assert "serve" in out["stdout"] and "features" in out["stdout"]
+
+
+def test_magic_errors_are_one_clear_message(kernel, tmp_path):
+    # When the user names a variable/file that does not exist
+    out = kernel.run(f"%savedmodel no_such_model {tmp_path / 'x'}")
+
+    # Then the cell fails with one message naming it, not a TensorFlow traceback
+    assert out["error"] is not None
+    shown = "\n".join(out["error"]["traceback"])
+    assert "no_such_model" in shown
+    assert "tensorflow/python" not in shown and len(out["error"]["traceback"]) == 1
