@@ -1,0 +1,91 @@
+"""Server-side exports run in the tf2 environment when ``c.Workbench.export_python`` is unset.
+
+Needs a REAL tf2 environment: it is taken from (or, the first time, created in)
+$JUPYTER_WORKBENCH_TEST_ENVS, the cache directory the environment tests share; without that
+variable the test is skipped rather than building a 1.8 GB environment in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+TEST_ENVS_VAR = "JUPYTER_WORKBENCH_TEST_ENVS"
+
+
+@pytest.fixture(scope="module")
+def tf2_envs_dir() -> Path:
+    cached = os.environ.get(TEST_ENVS_VAR)
+    if not cached:
+        pytest.skip(f"set {TEST_ENVS_VAR} to a cache directory to run against a real tf2")
+    from jupyter_workbench.environments import create_environment
+
+    path = Path(cached).expanduser().absolute()
+    info = create_environment("tf2", path)  # ~0.3 s when ready, ~60 s the first time
+    assert info["ready"], info["message"]
+    return path
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config, tf2_envs_dir):
+    config = dict(jp_server_config)
+    config["Workbench"] = {"environments_dir": str(tf2_envs_dir)}  # export_python left unset
+    return config
+
+
+@pytest.fixture
+def interpreters(monkeypatch):
+    """The interpreters the server starts subprocesses with (recorded, then started as usual)."""
+    started: list[list[str]] = []
+    real = asyncio.create_subprocess_exec
+
+    async def recording(program, *args, **kwargs):
+        started.append([str(program), *map(str, args)])
+        return await real(program, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", recording)
+    return started
+
+
+async def test_export_runs_with_the_tf2_interpreter_by_default(
+    jp_fetch, jp_root_dir, tf2_envs_dir, tiny_keras_file, interpreters
+):
+    from jupyter_workbench.environments import environment_python
+
+    tf2_python = environment_python("tf2", tf2_envs_dir)
+    assert tf2_python and Path(tf2_python) != Path(sys.executable)
+    # Given a model file under the server root and no c.Workbench.export_python
+    shutil.copy(tiny_keras_file, jp_root_dir / "tiny.keras")
+
+    # When the frontend asks the server to export it
+    response = await jp_fetch(
+        "workbench",
+        "api",
+        "exports",
+        method="POST",
+        body=json.dumps({"source": "tiny.keras", "destination": "models/tiny"}),
+    )
+    assert response.code == 202
+    job_id = json.loads(response.body)["id"]
+    for _ in range(1800):
+        job = json.loads((await jp_fetch("workbench", "api", "exports", job_id)).body)
+        if job["state"] in ("done", "failed"):
+            break
+        await asyncio.sleep(0.1)
+
+    # Then the export worker ran with tf2's interpreter, not the server's
+    workers = [cmd for cmd in interpreters if "jupyter_workbench.export.worker" in cmd]
+    assert workers, interpreters
+    assert workers[0][0] == tf2_python
+    # and it produced the SavedModel
+    assert job["state"] == "done", job.get("error")
+    assert job["result"]["version"] == 1
+    assert (jp_root_dir / "models" / "tiny" / "1" / "saved_model.pb").is_file()
