@@ -108,7 +108,20 @@ class Kernel:
 
 
 @pytest.fixture(scope="module")
-def kernel(tmp_path_factory):
+def state_dir(tmp_path_factory):
+    """The workbench state dir (mount registry) shared by this test process and the kernel."""
+    path = tmp_path_factory.mktemp("state")
+    old = os.environ.get("JUPYTER_WORKBENCH_STATE_DIR")
+    os.environ["JUPYTER_WORKBENCH_STATE_DIR"] = str(path)
+    yield path
+    if old is None:
+        del os.environ["JUPYTER_WORKBENCH_STATE_DIR"]
+    else:
+        os.environ["JUPYTER_WORKBENCH_STATE_DIR"] = old
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory, state_dir):
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     k = Kernel(tmp_path_factory.mktemp("kernel"))
     k.run("%load_ext jupyter_workbench")
@@ -156,3 +169,27 @@ def test_magic_errors_are_one_clear_message(kernel, tmp_path):
     shown = "\n".join(out["error"]["traceback"])
     assert "no_such_model" in shown
     assert "tensorflow/python" not in shown and len(out["error"]["traceback"]) == 1
+
+
+def test_mounts_magic_lists_mounts_and_kernel_reads_through_them(kernel, state_dir, tmp_path):
+    # Given a NAS-like directory mounted as "nas" by the server (registry in the state dir)
+    from jupyter_workbench.storage import MountRegistry
+
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "hello.txt").write_text("hi from nas")
+    registry = MountRegistry(state_dir)
+    registry.configure(mount_dir=tmp_path / "root" / "mnt", allowed_local_roots=[tmp_path])
+    registry.add("nas", share.as_uri())
+
+    # When the user lists mounts and reads through the kernel-side API
+    listed = kernel.run("%mounts")
+    read = kernel.run(
+        "from jupyter_workbench import mounts\n"
+        "print(mounts.filesystem('nas').cat_file('hello.txt').decode())"
+    )
+
+    # Then the mount is listed with its URL and local path, and the file is readable
+    assert listed["error"] is None, listed
+    assert "nas: file://" in listed["stdout"] and "mnt/nas" in listed["stdout"]
+    assert read["stdout"].strip() == "hi from nas", read
