@@ -135,15 +135,9 @@ def _add_mount(sub) -> None:
 
 
 def _cmd_oss_emulator(args: argparse.Namespace) -> int:
-    from .testing.oss_emulator import run_emulator
+    from .testing.oss_emulator import run_from_args
 
-    run_emulator(
-        host=args.host,
-        port=args.port,
-        root=args.root,
-        buckets=args.buckets,
-        public_buckets=args.public_bucket,
-    )
+    run_from_args(args)
     return 0
 
 

@@ -20,8 +20,11 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
         """The ``Workbench`` extension app (its traitlets are the configuration)."""
         return self.extensionapp
 
-    def json_body(self) -> dict[str, Any]:
-        """The request body as a JSON object, or a 400 naming what is wrong."""
+    def json_body(self, allowed: set[str] | None = None) -> dict[str, Any]:
+        """The request body as a JSON object, or a 400 naming what is wrong.
+
+        With ``allowed``, a field outside it is a 400 too (a typo must not be ignored silently).
+        """
         raw = self.request.body or b""
         try:
             data = json.loads(raw or b"{}")
@@ -29,6 +32,9 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
             raise web.HTTPError(400, f"Request body is not valid JSON: {e}") from None
         if not isinstance(data, dict):
             raise web.HTTPError(400, "Request body must be a JSON object.")
+        unknown = sorted(set(data) - allowed) if allowed is not None else []
+        if unknown:
+            raise web.HTTPError(400, f"Unknown field(s): {', '.join(unknown)}.")
         return data
 
     def reply(self, data: Any, status: int = 200) -> None:

@@ -124,9 +124,6 @@ class ExportManager:
         source = field(body, "source", str, required=True)
         destination = field(body, "destination", str, required=True)
         options = {k: field(body, k, t) for k, t in _OPTIONS.items() if body.get(k) is not None}
-        unknown = sorted(set(body) - set(_OPTIONS) - {"source", "destination"})
-        if unknown:
-            raise web.HTTPError(400, f"Unknown field(s): {', '.join(unknown)}.")
         root = self.app.root_dir
         request = {
             "source": resolve_under_root(root, source, "source", must_exist=True),
@@ -234,7 +231,7 @@ class ExportsHandler(WorkbenchHandler):
 
     @web.authenticated
     def post(self):
-        job = _manager(self).start(self.json_body())
+        job = _manager(self).start(self.json_body(allowed={"source", "destination", *_OPTIONS}))
         self.reply({"id": job.id, "state": job.state}, status=202)
 
 

@@ -49,10 +49,7 @@ class JobsHandler(WorkbenchHandler):
 
     @web.authenticated
     async def post(self):
-        body = self.json_body()
-        unknown = sorted(set(body) - _FIELDS)
-        if unknown:
-            raise web.HTTPError(400, f"Unknown field(s): {', '.join(unknown)}.")
+        body = self.json_body(allowed=_FIELDS)
         path = field(body, "path", str, required=True)
         environment = field(body, "environment", str)
         name = field(body, "name", str)

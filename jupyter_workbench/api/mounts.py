@@ -298,10 +298,7 @@ class MountsHandler(WorkbenchHandler):
 
     @web.authenticated
     async def post(self):
-        body = self.json_body()
-        unknown = sorted(set(body) - _FIELDS)
-        if unknown:
-            raise web.HTTPError(400, f"Unknown field(s): {', '.join(unknown)}.")
+        body = self.json_body(allowed=_FIELDS)
         name = field(body, "name", str, required=True)
         url = field(body, "url", str, required=True)
         options = field(body, "options", dict, default={})

@@ -1465,7 +1465,12 @@ def main(argv=None) -> int:
             prog="jupyter workbench oss-emulator", description=__doc__.split("\n")[0]
         )
     )
-    args = parser.parse_args(argv)
+    run_from_args(parser.parse_args(argv))
+    return 0
+
+
+def run_from_args(args: argparse.Namespace) -> None:
+    """Serve with options parsed by a parser that :func:`add_arguments` set up."""
     run_emulator(
         host=args.host,
         port=args.port,
@@ -1475,7 +1480,6 @@ def main(argv=None) -> int:
         access_key_id=args.access_key_id,
         access_key_secret=args.access_key_secret,
     )
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
