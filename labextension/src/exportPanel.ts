@@ -258,7 +258,10 @@ export class ExportPanel extends Widget {
       this._showError('Could not insert a cell in the active notebook.');
       return;
     }
-    cell.model.sharedModel.setSource(`_export = ${args.join(' ')}`);
+    // reload_ext: works in any Python kernel, whether or not it preloads the workbench.
+    cell.model.sharedModel.setSource(
+      `%reload_ext jupyter_workbench\n_export = ${args.join(' ')}`
+    );
     await NotebookActions.run(notebook, panel.sessionContext);
     this._message.textContent = 'Export cell inserted and run in the active notebook.';
   }

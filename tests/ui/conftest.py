@@ -18,7 +18,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -154,3 +156,52 @@ def open_workbench_sidebar(page) -> None:
     if "lm-mod-current" not in (tab.get_attribute("class") or ""):
         tab.click()
     page.locator("#jupyter-workbench-sidebar").wait_for(state="visible")
+
+
+# Notebook helpers shared by the browser tests.
+
+
+def make_notebook(path, *sources: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    nbformat.write(nb, str(path))
+
+
+def open_notebook(page, server, name: str) -> None:
+    page.goto(f"{server.url}lab/tree/{name}?token={server.token}")
+    page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.wait_for(timeout=60_000)
+    # The kernel must be ready, or a run request is dropped.
+    idle = page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']")
+    idle.first.wait_for(timeout=60_000)
+
+
+def cell_editor(page, index: int):
+    return page.locator(".jp-NotebookPanel .jp-Cell").nth(index).locator(".cm-content")
+
+
+def run_cell(page, index: int, code: str | None = None) -> str:
+    """Replace the cell's code (when given), run it, and return its output text."""
+    editor = cell_editor(page, index)
+    editor.click()
+    if code is not None:
+        page.keyboard.press("Control+a")
+        page.keyboard.type(code)
+    cell = page.locator(".jp-NotebookPanel .jp-Cell").nth(index)
+    done = cell.locator(".jp-InputPrompt", has_text=re.compile(r"\[\d+\]"))
+    for _attempt in range(3):
+        # JupyterLab may still be switching the fresh session's kernel connection and drop
+        # the first request; running the same cell again is harmless.
+        editor.click()
+        page.keyboard.press("Control+Enter")
+        try:
+            done.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    done.wait_for(timeout=10_000)
+    return cell.locator(".jp-OutputArea").inner_text()

@@ -6,26 +6,22 @@ import json
 import re
 import time
 
-import nbformat
 import pytest
-from conftest import open_lab, open_workbench_sidebar, start_lab, stop_lab
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from conftest import (
+    cell_editor,
+    make_notebook,
+    open_lab,
+    open_notebook,
+    open_workbench_sidebar,
+    run_cell,
+    start_lab,
+    stop_lab,
+)
 
 PROVIDER = "--ServerApp.identity_provider_class=" + (
     "jupyter_workbench.session.identity.WorkbenchIdentityProvider"
 )
 IDLE = 12  # seconds: long enough for JupyterLab to load on a busy machine
-
-
-def make_notebook(path, *sources: str) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    nbformat.write(nb, str(path))
 
 
 def cell_sources(path) -> list[str]:
@@ -41,41 +37,6 @@ def cell_sources(path) -> list[str]:
 def count_403(server) -> int:
     text = server.log.read_text(errors="replace")
     return len(re.findall(r" 403 (?:GET|POST|PUT|PATCH|DELETE) ", text))
-
-
-def open_notebook(page, server, name: str) -> None:
-    page.goto(f"{server.url}lab/tree/{name}?token={server.token}")
-    page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.wait_for(timeout=60_000)
-    # The kernel must be ready, or a run request is dropped.
-    idle = page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']")
-    idle.first.wait_for(timeout=60_000)
-
-
-def cell_editor(page, index: int):
-    return page.locator(".jp-NotebookPanel .jp-Cell").nth(index).locator(".cm-content")
-
-
-def run_cell(page, index: int, code: str | None = None) -> str:
-    """Replace the cell's code (when given), run it, and return its output text."""
-    editor = cell_editor(page, index)
-    editor.click()
-    if code is not None:
-        page.keyboard.press("Control+a")
-        page.keyboard.type(code)
-    cell = page.locator(".jp-NotebookPanel .jp-Cell").nth(index)
-    done = cell.locator(".jp-InputPrompt", has_text=re.compile(r"\[\d+\]"))
-    for _attempt in range(3):
-        # JupyterLab may still be switching the fresh session's kernel connection and drop
-        # the first request; running the same cell again is harmless.
-        editor.click()
-        page.keyboard.press("Control+Enter")
-        try:
-            done.wait_for(timeout=10_000)
-            break
-        except PlaywrightTimeout:
-            continue
-    done.wait_for(timeout=10_000)
-    return cell.locator(".jp-OutputArea").inner_text()
 
 
 def log_in_through_dialog(page, token: str) -> None:

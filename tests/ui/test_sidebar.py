@@ -2,7 +2,15 @@
 
 import shutil
 
-from conftest import open_lab, open_workbench_sidebar, start_lab, stop_lab
+from conftest import (
+    make_notebook,
+    open_lab,
+    open_notebook,
+    open_workbench_sidebar,
+    run_cell,
+    start_lab,
+    stop_lab,
+)
 
 from jupyter_workbench import __version__
 
@@ -65,3 +73,33 @@ def test_export_panel_exports_a_keras_file_and_shows_summary(lab, page, tiny_ker
     assert "features" in signature and "float32" in signature
     # and the SavedModel is on disk where TF Serving expects it
     assert (lab.root / "exported" / "tiny" / "1" / "saved_model.pb").is_file()
+
+
+def test_export_panel_exports_a_notebook_variable_through_a_savedmodel_cell(lab, page):
+    # Given a notebook whose kernel holds a Keras model in the variable "net"
+    make_notebook(lab.root / "train.ipynb", "")
+    open_notebook(page, lab, "train.ipynb")
+    run_cell(
+        page,
+        0,
+        "import keras\n"
+        "inp = keras.Input((5,), name='pixels')\n"
+        "net = keras.Model(inp, keras.layers.Dense(2, name='logits')(inp))",
+    )
+
+    # When the user exports the variable from the Export panel
+    open_workbench_sidebar(page)
+    panel = page.locator(".jp-WorkbenchExport")
+    panel.get_by_role("radio", name="Notebook variable").check()
+    panel.get_by_role("textbox", name="Notebook variable").fill("net")
+    panel.get_by_label("Destination").fill("served/net")
+    panel.get_by_label("Signature").fill("predict")
+    panel.get_by_role("button", name="Export").click()
+
+    # Then a %savedmodel cell is inserted and run, showing the summary, and the model is on disk
+    cell = page.locator(".jp-NotebookPanel .jp-Cell").nth(1)
+    cell.locator(
+        ".cm-content", has_text="%savedmodel net served/net --signature predict"
+    ).wait_for()
+    cell.locator(".jp-OutputArea", has_text="predict").wait_for(timeout=120_000)
+    assert (lab.root / "served" / "net" / "1" / "saved_model.pb").is_file()
