@@ -8,10 +8,11 @@ VENV=${WORKBENCH_VENV:-.venv}
 export PATH="$PWD/$VENV/bin:$PATH"
 export TF_ENABLE_ONEDNN_OPTS=0 TF_CPP_MIN_LOG_LEVEL=2 PYTHONDONTWRITEBYTECODE=1
 
-# Debian packages: chromium (browser tests), fuse3 (FUSE mounts).
+# Debian packages: chromium (browser tests), fuse3 (FUSE mounts), samba (a real SMB server).
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v fusermount3 >/dev/null || need+=(fuse3)
+command -v smbd >/dev/null || need+=(samba)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo ">> installing Debian packages: ${need[*]}"

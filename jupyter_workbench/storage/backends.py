@@ -11,7 +11,8 @@ file://     fsspec's LocalFileSystem; the path is re-checked against allowed_loc
 nas://      NFS mounted with the system's ``mount -t nfs`` under ``<state_dir>/nfs/<name>``
             when this process may do so (root and mount.nfs present); otherwise a clear error
             explains how to mount it on the host and add it as file://
-smb://      fsspec's SMBFileSystem (needs smbprotocol)
+smb://      ``WorkbenchSMBFileSystem`` (fsspec's SMBFileSystem with a session per mount, see
+            smbfix.py; needs smbprotocol)
 other       ``fsspec.filesystem(protocol, **options)``
 ==========  ==========================================================================
 """
@@ -254,14 +255,15 @@ def _nas(mount, state_dir):
 def _smb(mount, secrets: dict):
     try:
         import smbprotocol.exceptions as smb_errors
-        from fsspec.implementations.smb import SMBFileSystem
+
+        from .smbfix import WorkbenchSMBFileSystem
     except ImportError:
         raise UnsupportedMountError(
             "smb:// mounts need the smbprotocol package: pip install smbprotocol"
         ) from None
     opts = dict(mount.options)
     try:
-        return SMBFileSystem(
+        return WorkbenchSMBFileSystem(
             host=mount.location["host"].strip("[]"),
             port=opts.get("port"),
             username=opts.get("username"),
