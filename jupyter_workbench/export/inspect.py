@@ -36,18 +36,24 @@ def _read(path: str, storage_options: dict | None = None) -> tuple[bytes, bool, 
     followed to its highest integer version that holds a saved_model.pb."""
     import fsspec
 
-    if "://" in path and not path.startswith("file://"):
+    from ..storage.locate import locate
+
+    on_mount = locate(path)
+    if on_mount is not None:
+        fs, root, shown = on_mount
+    elif "://" in path and not path.startswith("file://"):
         fs, root = fsspec.core.url_to_fs(path, **(storage_options or {}))
         shown = path.rstrip("/")
     else:
         root = os.path.abspath(os.path.expanduser(path.removeprefix("file://")))
         fs, shown = fsspec.filesystem("file"), root
-    root = root.rstrip("/") or "/"
+    root = root.rstrip("/") or ("" if on_mount is not None else "/")
 
     def find(directory: str):
         for name, is_text in (("saved_model.pb", False), ("saved_model.pbtxt", True)):
-            if fs.isfile(f"{directory}/{name}"):
-                return fs.cat_file(f"{directory}/{name}"), is_text
+            file = f"{directory}/{name}" if directory else name
+            if fs.isfile(file):
+                return fs.cat_file(file), is_text
         return None
 
     found = find(root)
@@ -57,7 +63,7 @@ def _read(path: str, storage_options: dict | None = None) -> tuple[bytes, bool, 
         raise ExportError(f"{path} does not exist: pass a SavedModel directory or a model base.")
     names = [e.rstrip("/").rsplit("/", 1)[-1] for e in fs.ls(root, detail=False)]
     for version in sorted((int(n) for n in names if n.isdigit()), reverse=True):
-        found = find(f"{root}/{version}")
+        found = find(f"{root}/{version}" if root else str(version))
         if found is not None:
             return found[0], found[1], f"{shown}/{version}"
     raise ExportError(

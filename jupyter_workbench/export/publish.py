@@ -209,6 +209,15 @@ def open_destination(destination, storage_options: dict | None = None) -> Destin
             f"destination={destination!r} is not a path or URL: pass the model base directory, "
             "e.g. 'models/mnist' or 'oss://bucket/models/mnist'; versions go below it."
         )
+    from ..storage.locate import locate
+
+    try:
+        on_mount = locate(destination)
+    except Exception as err:  # an unknown mount, unreadable registry, bad credentials
+        raise ExportError(f"destination {destination}: {err}") from None
+    if on_mount is not None:
+        fs, root, shown = on_mount
+        return FsspecDestination(shown, fs=fs, root=root)
     if "://" in destination or "::" in destination:
         protocol = destination.split("://", 1)[0]
         if protocol in ("file", "local"):
@@ -364,10 +373,16 @@ class LocalDestination(Destination):
 
 
 class FsspecDestination(Destination):
-    def __init__(self, url: str, storage_options: dict | None = None):
+    def __init__(self, url: str, storage_options: dict | None = None, *, fs=None, root=None):
+        """``url`` as shown to the user; ``fs``/``root`` when the caller already has them
+        (a mount's filesystem), else opened from ``url`` with ``storage_options``."""
         import fsspec
 
         self.url = url.rstrip("/")
+        self._protocol = url.split("://", 1)[0] if "://" in url else ""
+        if fs is not None:
+            self.fs, self.root = fs, (root or "").strip("/")
+            return
         try:
             self.fs, self.root = fsspec.core.url_to_fs(self.url, **(storage_options or {}))
         except (ImportError, ValueError, TypeError) as err:
@@ -377,10 +392,9 @@ class FsspecDestination(Destination):
                 "fsspec implementation (e.g. ossfs for oss://, s3fs for s3://) or use a mount."
             ) from None
         self.root = self.root.rstrip("/")
-        self._protocol = url.split("://", 1)[0] if "://" in url else ""
 
     def _join(self, *parts: str) -> str:
-        return "/".join([self.root, *parts])
+        return "/".join([self.root, *parts]) if self.root else "/".join(parts)
 
     def version_path(self, version: int) -> str:
         return f"{self.url}/{version}"
