@@ -18,9 +18,6 @@ from conftest import (
     stop_lab,
 )
 
-PROVIDER = "--ServerApp.identity_provider_class=" + (
-    "jupyter_workbench.session.identity.WorkbenchIdentityProvider"
-)
 IDLE = 12  # seconds: long enough for JupyterLab to load on a busy machine
 
 
@@ -50,7 +47,6 @@ def log_in_through_dialog(page, token: str) -> None:
 def idle_lab(tmp_path_factory):
     server = start_lab(
         tmp_path_factory.mktemp("idle-lab"),
-        PROVIDER,
         f"--Workbench.session_idle_timeout={IDLE}",
         "--Workbench.session_absolute_timeout=0",
         "--Workbench.session_warning=5",
@@ -63,7 +59,6 @@ def idle_lab(tmp_path_factory):
 def long_lab(tmp_path_factory):
     server = start_lab(
         tmp_path_factory.mktemp("long-lab"),
-        PROVIDER,
         "--Workbench.session_absolute_timeout=3600",
         "--Workbench.session_idle_timeout=0",
     )
