@@ -305,19 +305,39 @@ def _redacted(url: str) -> str:
     return url
 
 
-def _parse_oss(u, url: str, options: dict) -> MountTarget:
+def _parse_bucket_url(scheme: str, u, url: str, options: dict, valid_name, rule: str):
+    """(bucket, prefix, public options, secrets) of an object-store URL; key/secret may come
+    from the URL's user info (``oss://AK:SK@bucket``) unless given as options."""
     user, password, host = _split_netloc(u.netloc)
-    if not _OSS_BUCKET_RE.match(host):
+    if not valid_name.match(host):
         raise InvalidMountError(
-            f"OSS bucket name {host!r} in {url!r} is not valid: 3-63 lower-case letters, "
-            "digits and '-', starting and ending with a letter or digit."
+            f"{scheme.upper()} bucket name {host!r} in {url!r} is not valid: {rule}"
         )
     prefix = _clean_prefix(u.path, url)
-    public, secrets = _apply_schema("oss", options)
+    public, secrets = _apply_schema(scheme, options)
     if user:
         secrets.setdefault("key", user)
     if password:
         secrets.setdefault("secret", password)
+    return host, prefix, public, secrets
+
+
+def _bucket_target(scheme: str, bucket: str, prefix: str, public, secrets) -> MountTarget:
+    root = f"{bucket}/{prefix}" if prefix else bucket
+    return MountTarget(
+        scheme, f"{scheme}://{root}", root, {"bucket": bucket, "prefix": prefix}, public, secrets
+    )
+
+
+def _parse_oss(u, url: str, options: dict) -> MountTarget:
+    host, prefix, public, secrets = _parse_bucket_url(
+        "oss",
+        u,
+        url,
+        options,
+        _OSS_BUCKET_RE,
+        "3-63 lower-case letters, digits and '-', starting and ending with a letter or digit.",
+    )
     if "endpoint" in public:
         public["endpoint"] = normalize_endpoint(public["endpoint"])
     elif not os.environ.get("OSS_ENDPOINT"):
@@ -331,36 +351,16 @@ def _parse_oss(u, url: str, options: dict) -> MountTarget:
         )
     if "token" in secrets and "key" not in secrets:
         raise InvalidMountError("An STS 'token' needs the temporary 'key' and 'secret' too.")
-    root = f"{host}/{prefix}" if prefix else host
-    return MountTarget(
-        "oss",
-        f"oss://{root}",
-        root,
-        {"bucket": host, "prefix": prefix},
-        public,
-        secrets,
-    )
+    return _bucket_target("oss", host, prefix, public, secrets)
 
 
 def _parse_s3(u, url: str, options: dict) -> MountTarget:
-    user, password, host = _split_netloc(u.netloc)
-    if not _S3_BUCKET_RE.match(host):
-        raise InvalidMountError(
-            f"S3 bucket name {host!r} in {url!r} is not valid: 3-63 lower-case letters, "
-            "digits, '.' and '-'."
-        )
-    prefix = _clean_prefix(u.path, url)
-    public, secrets = _apply_schema("s3", options)
-    if user:
-        secrets.setdefault("key", user)
-    if password:
-        secrets.setdefault("secret", password)
+    host, prefix, public, secrets = _parse_bucket_url(
+        "s3", u, url, options, _S3_BUCKET_RE, "3-63 lower-case letters, digits, '.' and '-'."
+    )
     if "endpoint_url" in public:
         public["endpoint_url"] = normalize_endpoint(public["endpoint_url"], "endpoint_url")
-    root = f"{host}/{prefix}" if prefix else host
-    return MountTarget(
-        "s3", f"s3://{root}", root, {"bucket": host, "prefix": prefix}, public, secrets
-    )
+    return _bucket_target("s3", host, prefix, public, secrets)
 
 
 def resolve_local_path(path: str, allowed_local_roots, url_for_errors: str | None = None) -> str:
