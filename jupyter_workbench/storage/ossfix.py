@@ -583,18 +583,24 @@ class WorkbenchOSSFileSystem(OSSFileSystem):
                 if getattr(cause, "code", "") == "InvalidRange":
                     return b""
                 raise
-            try:
-                data = result.read()
-            except _READ_ERRORS as err:
-                if attempt >= self._retries:
-                    raise StorageUnavailableError(
-                        f"Reading {path} from {self._endpoint} failed: {err}"
-                    ) from err
+            data = self._read_body(result, path, last_attempt=attempt >= self._retries)
+            if data is None:
                 continue
             expected = result.content_length
             if expected is None or len(data) == expected:
                 return data
         raise StorageUnavailableError(f"Reading {path} from {self._endpoint} kept failing.")
+
+    def _read_body(self, result, path: str, *, last_attempt: bool) -> bytes | None:
+        """The response body, or None to retry after a dropped connection."""
+        try:
+            return result.read()
+        except _READ_ERRORS as err:
+            if last_attempt:
+                raise StorageUnavailableError(
+                    f"Reading {path} from {self._endpoint} failed: {err}"
+                ) from err
+            return None
 
     def cat_file(self, path, start=None, end=None, **kwargs):
         bucket, key = self.split_path(path)
@@ -609,13 +615,8 @@ class WorkbenchOSSFileSystem(OSSFileSystem):
     def _read_whole(self, bucket: str, key: str, path: str) -> bytes:
         for attempt in range(1 + self._retries):
             result = self._call_oss("get_object", key, bucket=bucket)
-            try:
-                data = result.read()
-            except _READ_ERRORS as err:
-                if attempt >= self._retries:
-                    raise StorageUnavailableError(
-                        f"Reading {path} from {self._endpoint} failed: {err}"
-                    ) from err
+            data = self._read_body(result, path, last_attempt=attempt >= self._retries)
+            if data is None:
                 continue
             server, client = result.server_crc, result.client_crc
             if server is None or client is None or server == client:
