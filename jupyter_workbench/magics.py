@@ -110,6 +110,10 @@ class WorkbenchMagics(Magics):
 
 def load_ipython_extension(ipython) -> None:
     ipython.register_magics(WorkbenchMagics)
+    from .storage import register_fsspec_oss
+
+    # pandas.read_csv("oss://...") and fsspec.open in the kernel get the fixed ossfs.
+    register_fsspec_oss()
     from .session.magics import register as register_background
 
     register_background(ipython)  # %%background

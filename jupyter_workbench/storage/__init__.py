@@ -36,6 +36,17 @@ from .urls import (
 )
 
 
+def register_fsspec_oss() -> None:
+    """Make ``oss://`` URLs in fsspec (``fsspec.open``, ``url_to_fs``, pandas) use the fixed
+    filesystem instead of stock ossfs (which corrupts multi-block writes). Idempotent and cheap:
+    fsspec imports the class (and ossfs) only when an ``oss://`` URL is first opened."""
+    import fsspec
+
+    fsspec.register_implementation(
+        "oss", "jupyter_workbench.storage.ossfix.WorkbenchOSSFileSystem", clobber=True
+    )
+
+
 def __getattr__(name):
     # Lazily: these import fsspec (and, when used, ossfs/oss2).
     if name in ("filesystem_for", "check_mount", "MountFileSystem"):
@@ -46,7 +57,7 @@ def __getattr__(name):
         from .listing import list_page
 
         return list_page
-    if name in ("WorkbenchOSSFileSystem", "WorkbenchOSSFile", "register_fsspec_oss"):
+    if name in ("WorkbenchOSSFileSystem", "WorkbenchOSSFile"):
         from . import ossfix
 
         return getattr(ossfix, name)

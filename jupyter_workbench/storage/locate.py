@@ -30,7 +30,7 @@ def locate(target: str, *, registry: MountRegistry | None = None) -> tuple[Any, 
     if "://" in target:
         protocol, rest = target.split("://", 1)
         if protocol == "oss":
-            from .ossfix import register_fsspec_oss
+            from . import register_fsspec_oss
 
             register_fsspec_oss()
         if protocol != "mount":

@@ -784,14 +784,6 @@ class WorkbenchOSSFileSystem(OSSFileSystem):
         return self._get_bucket(bucket).sign_url("GET", key, int(expiration))
 
 
-def register_fsspec_oss() -> None:
-    """Make ``oss://`` URLs in fsspec (``fsspec.open``, ``url_to_fs``, pandas) use the fixed
-    filesystem instead of stock ossfs. Idempotent."""
-    import fsspec
-
-    fsspec.register_implementation("oss", WorkbenchOSSFileSystem, clobber=True)
-
-
 class _DiscardingTextWrapper(io.TextIOWrapper):
     def __exit__(self, exc_type, exc, tb):
         discard = getattr(self.buffer, "discard", None)
