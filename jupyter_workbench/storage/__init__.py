@@ -42,9 +42,14 @@ def register_fsspec_oss() -> None:
     fsspec imports the class (and ossfs) only when an ``oss://`` URL is first opened."""
     import fsspec
 
-    fsspec.register_implementation(
-        "oss", "jupyter_workbench.storage.ossfix.WorkbenchOSSFileSystem", clobber=True
-    )
+    if "oss" in fsspec.registry:  # a class was imported already: a name would not replace it
+        from .ossfix import WorkbenchOSSFileSystem
+
+        fsspec.register_implementation("oss", WorkbenchOSSFileSystem, clobber=True)
+    else:
+        fsspec.register_implementation(
+            "oss", "jupyter_workbench.storage.ossfix.WorkbenchOSSFileSystem", clobber=True
+        )
 
 
 def __getattr__(name):

@@ -113,6 +113,9 @@ class WorkbenchOSSFileSystem(OSSFileSystem):
     """
 
     protocol = "oss"
+    # Credentials and endpoint may come from OSS_* environment variables, which fsspec's
+    # instance cache does not see: a cached instance could keep another store's credentials.
+    cachable = False
 
     def __init__(
         self,
