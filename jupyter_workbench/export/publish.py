@@ -91,14 +91,24 @@ def _fsync_path(path: str, data_only: bool = False) -> None:
 
 
 def fsync_tree(root: str) -> None:
-    """fsync every file, then every directory (deepest first) under ``root``."""
-    dirs = []
+    """fsync every file and every directory under ``root``, all before the caller's rename.
+
+    The syncs run concurrently: the file system batches them into few journal commits, where
+    one after the other each pays its own (their order does not matter, only that all are done).
+    """
+    jobs = []
     for dirpath, _dirs, names in os.walk(root):
-        dirs.append(dirpath)
-        for name in names:
-            _fsync_path(os.path.join(dirpath, name), data_only=True)  # size is data here
-    for dirpath in reversed(dirs):
-        _fsync_path(dirpath)
+        jobs.append((dirpath, False))
+        jobs.extend((os.path.join(dirpath, n), True) for n in names)  # size is data here
+    if len(jobs) <= 1:
+        for path, data_only in jobs:
+            _fsync_path(path, data_only)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
+        for future in [pool.submit(_fsync_path, p, d) for p, d in jobs]:
+            future.result()  # re-raise the first failure
 
 
 def _sync_file_range():
