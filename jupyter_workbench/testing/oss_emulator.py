@@ -836,6 +836,10 @@ class _Handler(BaseHTTPRequestHandler):
         _sub(root, "IsTruncated", "true" if res.truncated else "false")
         if res.truncated:
             _sub(root, "NextMarker", enc(res.next_marker))
+        self._send_listing(root, res, enc)
+
+    def _send_listing(self, root, res, enc) -> None:
+        """The entries shared by ListObjects v1 and v2, then the reply."""
         for rec in res.objects:
             self._contents(root, rec, enc)
         for p in res.prefixes:
@@ -875,11 +879,7 @@ class _Handler(BaseHTTPRequestHandler):
             nxt = base64.urlsafe_b64encode(res.next_marker.encode("utf-8")).decode()
             _sub(root, "NextContinuationToken", nxt)
         _sub(root, "KeyCount", str(len(res.objects) + len(res.prefixes)))
-        for rec in res.objects:
-            self._contents(root, rec, enc)
-        for p in res.prefixes:
-            _sub(_sub(root, "CommonPrefixes"), "Prefix", enc(p))
-        self._send_xml(200, root)
+        self._send_listing(root, res, enc)
 
     def _list_uploads(self) -> None:
         prefix = self.query.get("prefix", "")
