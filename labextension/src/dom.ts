@@ -36,3 +36,32 @@ export function formatBytes(n: number): string {
   }
   return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
+
+/**
+ * A "Use selected" button: hands the file browser's selected path to `use`, or calls
+ * `onNone` when nothing is selected.
+ */
+export function useSelectedButton(
+  selectedPath: () => string | null,
+  use: (path: string) => void,
+  onNone?: () => void
+): HTMLButtonElement {
+  const button = h(
+    'button',
+    {
+      className: 'jp-mod-styled',
+      type: 'button',
+      title: 'Use the file selected in the file browser'
+    },
+    'Use selected'
+  );
+  button.addEventListener('click', () => {
+    const path = selectedPath();
+    if (path) {
+      use(path);
+    } else {
+      onNone?.();
+    }
+  });
+  return button;
+}

@@ -9,7 +9,7 @@ import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
 import { requestAPI } from './api';
-import { formatBytes, h } from './dom';
+import { formatBytes, h, useSelectedButton } from './dom';
 import { IExportRequest, IExportResult, IExportState } from './tokens';
 
 export interface IExportPanelOptions {
@@ -72,23 +72,11 @@ export class ExportPanel extends Widget {
       type: 'checkbox',
       'aria-label': 'Store weights as float16'
     });
-    const useSelected = h(
-      'button',
-      {
-        className: 'jp-mod-styled',
-        type: 'button',
-        title: 'Use the file selected in the file browser'
-      },
-      'Use selected'
+    const useSelected = useSelectedButton(
+      () => this._options.selectedPath(),
+      path => this.setSource(path),
+      () => this._showError('Select a model file in the file browser first.')
     );
-    useSelected.addEventListener('click', () => {
-      const path = this._options.selectedPath();
-      if (path) {
-        this.setSource(path);
-      } else {
-        this._showError('Select a model file in the file browser first.');
-      }
-    });
     this._button = h(
       'button',
       { className: 'jp-mod-styled jp-mod-accept jp-WorkbenchExport-run', type: 'button' },

@@ -7,7 +7,7 @@
 import { Widget } from '@lumino/widgets';
 
 import { requestAPI } from './api';
-import { h } from './dom';
+import { h, useSelectedButton } from './dom';
 
 export interface IJob {
   id: string;
@@ -72,21 +72,12 @@ export class JobsPanel extends Widget {
       'aria-label': 'Environment'
     });
     this._datalist = h('datalist', { id: 'jp-WorkbenchJobs-environments' });
-    const useSelected = h(
-      'button',
-      {
-        type: 'button',
-        className: 'jp-mod-styled',
-        title: 'Use the file selected in the file browser'
-      },
-      'Use selected'
-    );
-    useSelected.addEventListener('click', () => {
-      const path = this._options.selectedPath();
-      if (path) {
+    const useSelected = useSelectedButton(
+      () => this._options.selectedPath(),
+      path => {
         this._path.value = path;
       }
-    });
+    );
     const run = h(
       'button',
       { type: 'submit', className: 'jp-mod-styled jp-mod-accept' },
