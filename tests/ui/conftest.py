@@ -57,6 +57,15 @@ def start_lab(tmp: Path, *extra_args: str, env_extra: dict | None = None) -> Lab
     (config / "labconfig" / "page_config.json").write_text(
         json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
     )
+    # Serve the frontend built in THIS checkout (a git worktree or a clone under test), not
+    # whatever copy an earlier install left in the environment: the first labextensions
+    # directory on the Jupyter path wins, and the data dir comes first.
+    built = Path(__file__).resolve().parents[2] / "jupyter_workbench" / "labextension"
+    if (built / "package.json").exists():
+        (tmp / "data" / "labextensions").mkdir(parents=True, exist_ok=True)
+        link = tmp / "data" / "labextensions" / "jupyter-workbench"
+        if not link.exists():
+            link.symlink_to(built, target_is_directory=True)
     token = secrets.token_hex(16)
     env = dict(
         os.environ,
