@@ -3,6 +3,9 @@
 # JupyterLab, TensorFlow CPU and this package (editable), and the built frontend.
 #   scripts/setup.sh          runtime only
 #   scripts/setup.sh --test   plus the test tools
+# Each step records a fingerprint of its inputs in the venv and is skipped when nothing changed,
+# so that `make start` on a set-up checkout goes straight to JupyterLab (WORKBENCH_FORCE_SETUP=1
+# redoes everything).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${WORKBENCH_VENV:-.venv}
@@ -17,18 +20,48 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 export PATH="$PWD/$VENV/bin:$PATH"
 pipq() { pip install -q --disable-pip-version-check "$@" 2>&1 | grep -v '^WARNING: Location' || true; }
+STAMPS="$VENV/.workbench-setup"
+mkdir -p "$STAMPS"
+# fingerprint FILE...: one hash over the names and contents of the given files/directories.
+fingerprint() {
+  { find "$@" -type f -not -path '*/node_modules/*' -print0 2>/dev/null | sort -z | xargs -0 sha256sum
+  } | sha256sum | cut -d' ' -f1
+}
+# fresh STEP HASH: true when STEP already ran with these inputs.
+fresh() { [ -z "${WORKBENCH_FORCE_SETUP:-}" ] && [ "$(cat "$STAMPS/$1" 2>/dev/null)" = "$2" ]; }
 
-echo ">> Python build tools and TensorFlow (CPU)"
-pipq "hatchling>=1.21" "hatch-jupyter-builder>=0.9" "jupyter_builder>=1.2" editables "tensorflow-cpu==2.21.0"
-# Legacy Keras 2 for .h5 files; --no-deps, or it pulls the full tensorflow wheel (FACTS.md).
-python -c "import tf_keras" 2>/dev/null || pipq --no-deps "tf_keras==2.21.0"
+PY_INPUTS=$(fingerprint pyproject.toml scripts/setup.sh)
+# The test set-up includes the runtime one.
+PY_STEP=python-runtime
+[ -n "$EXTRAS" ] && PY_STEP=python-test
+python_fresh() { fresh "$PY_STEP" "$PY_INPUTS" || { [ -z "$EXTRAS" ] && fresh python-test "$PY_INPUTS"; }; }
+if python_fresh; then
+  echo ">> Python packages: up to date"
+else
+  echo ">> Python build tools and TensorFlow (CPU)"
+  pipq "hatchling>=1.21" "hatch-jupyter-builder>=0.9" "jupyter_builder>=1.2" editables "tensorflow-cpu==2.21.0"
+  # Legacy Keras 2 for .h5 files; --no-deps, or it pulls the full tensorflow wheel (docs/pitfalls.md).
+  python -c "import tf_keras" 2>/dev/null || pipq --no-deps "tf_keras==2.21.0"
+fi
 
-echo ">> frontend (jlpm install + build)"
-(cd labextension && jlpm install --immutable >/dev/null && jlpm build)
+FE_INPUTS=$(fingerprint labextension/package.json labextension/yarn.lock labextension/tsconfig.json \
+  labextension/src labextension/style labextension/schema)
+if fresh frontend "$FE_INPUTS" && [ -f jupyter_workbench/labextension/package.json ]; then
+  echo ">> frontend: up to date"
+else
+  echo ">> frontend (jlpm install + build)"
+  (cd labextension && jlpm install --immutable >/dev/null && jlpm build)
+  echo "$FE_INPUTS" >"$STAMPS/frontend"
+fi
 
-echo ">> jupyter-workbench$EXTRAS (editable)"
-pipq --no-build-isolation -e ".$EXTRAS"
-python -c "import jupyter_workbench, tensorflow" >/dev/null 2>&1 || { echo "setup failed: the venv cannot import jupyter_workbench and tensorflow" >&2; exit 1; }
-ext=$(jupyter server extension list 2>&1)
-grep -qE "jupyter_workbench .*OK" <<<"$ext" || { echo "setup failed: server extension not OK" >&2; echo "$ext" >&2; exit 1; }
+if python_fresh; then
+  echo ">> jupyter-workbench$EXTRAS: up to date"
+else
+  echo ">> jupyter-workbench$EXTRAS (editable)"
+  pipq --no-build-isolation -e ".$EXTRAS"
+  python -c "import jupyter_workbench, tensorflow" >/dev/null 2>&1 || { echo "setup failed: the venv cannot import jupyter_workbench and tensorflow" >&2; exit 1; }
+  ext=$(jupyter server extension list 2>&1)
+  grep -qE "jupyter_workbench .*OK" <<<"$ext" || { echo "setup failed: server extension not OK" >&2; echo "$ext" >&2; exit 1; }
+  echo "$PY_INPUTS" >"$STAMPS/$PY_STEP"
+fi
 echo ">> setup done"

@@ -3,6 +3,25 @@
 # Extra arguments go to both pytest runs (e.g. -k export -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each phase's wall time, printed as it ends and again in a summary (also when a phase fails).
+PHASES=()
+T0=$SECONDS
+PHASE=""
+phase_start() { PHASE=$1; PHASE_T=$SECONDS; echo ">> $PHASE"; }
+phase_end() {
+  PHASES+=("$(printf '%-24s %5ds%s' "$PHASE" $((SECONDS - PHASE_T)) "${1:-}")")
+  echo ">> $PHASE: $((SECONDS - PHASE_T)) s${1:-}"
+  PHASE=""
+}
+summary() {
+  local rc=$?
+  [ -n "$PHASE" ] && phase_end "  (failed)"
+  echo ">> phase durations:"
+  printf '   %s\n' "${PHASES[@]}"
+  printf '   %-24s %5ds (exit %d)\n' total $((SECONDS - T0)) "$rc"
+}
+trap summary EXIT
+phase_start setup
 bash scripts/setup.sh --test
 VENV=${WORKBENCH_VENV:-.venv}
 export PATH="$PWD/$VENV/bin:$PATH"
@@ -13,6 +32,8 @@ need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v fusermount3 >/dev/null || need+=(fuse3)
 command -v smbd >/dev/null || need+=(samba)
+phase_end
+phase_start "debian packages"
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo ">> installing Debian packages: ${need[*]}"
@@ -25,12 +46,16 @@ fi
 # Real py3/tf2 environments are created by the tests; keep them between runs on this machine.
 export JUPYTER_WORKBENCH_TEST_ENVS=${JUPYTER_WORKBENCH_TEST_ENVS:-$HOME/.cache/jupyter-workbench/test-envs}
 
-echo ">> lint"
+phase_end
+phase_start lint
 ruff format --check .
 ruff check .
 (cd labextension && jlpm lint:check)
 
-echo ">> unit and server tests"
+phase_end
+phase_start "unit and server tests"
 pytest tests/unit tests/server -p no:cacheprovider "$@"
-echo ">> browser tests"
+phase_end
+phase_start "browser tests"
 pytest tests/ui -p no:cacheprovider "$@"
+phase_end
