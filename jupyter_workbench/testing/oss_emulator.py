@@ -7,8 +7,12 @@ bucket listing, ``?bucketInfo``, ``?location``, ``?acl``, ``?stat``, object list
 (``Range``, ``x-oss-range-behavior``, conditional headers) / HEAD / DELETE, ``?objectMeta``, copy
 through ``x-oss-copy-source``, ``POST ?append&position``, multipart uploads (``?uploads``,
 ``?uploadId&partNumber``, complete, ListParts, abort, list uploads), ``POST ?delete`` and bucket
-creation. Errors are OSS XML bodies (``Code``, ``Message``, ``RequestId``, ``HostId``) with OSS's
-statuses; HEAD errors carry the body base64-encoded in ``x-oss-err`` as OSS does.
+creation. ``x-oss-forbid-overwrite: true`` on PutObject, CopyObject and CompleteMultipartUpload
+answers 409 FileAlreadyExists when the key exists (OSS's conditional create). Any other request
+(an unknown subresource such as ``?lifecycle``, or a method a resource does not take) answers
+501 NotImplemented: the emulator never runs it as a different operation. Errors are OSS XML
+bodies (``Code``, ``Message``, ``RequestId``, ``HostId``) with OSS's statuses; HEAD errors carry
+the body base64-encoded in ``x-oss-err`` as OSS does.
 
 Requests are authenticated with OSS signature V1 (``Authorization: OSS <ak>:<signature>``, or
 the ``OSSAccessKeyId``/``Expires``/``Signature`` query of a presigned URL): a wrong secret gets
@@ -174,6 +178,83 @@ SUBRESOURCES = frozenset(
         "x-oss-write-get-object-response",
     ]
 )
+
+# Query parameters that qualify an operation instead of naming one (they never select a route).
+OPERATION_PARAMETERS = frozenset(
+    [
+        "response-content-type",
+        "response-content-language",
+        "response-cache-control",
+        "response-content-encoding",
+        "response-expires",
+        "response-content-disposition",
+        "position",
+        "partNumber",
+        "security-token",
+        "continuation-token",
+        "x-oss-traffic-limit",
+        "x-oss-request-payer",
+    ]
+)
+# Subresources that name an operation, with a few newer OSS APIs that oss2's V1 list lacks.
+OPERATION_SUBRESOURCES = (
+    SUBRESOURCES
+    | {
+        "accessPoint",
+        "publicAccessBlock",
+        "policyStatus",
+        "httpsConfig",
+        "responseHeader",
+        "userDefinedLogFieldsConfig",
+        "redundancyTransition",
+        "archiveDirectRead",
+        "overwriteConfig",
+        "img",
+    }
+) - OPERATION_PARAMETERS
+
+_B, _O = "bucket", "object"
+# (method, level, operation subresources) -> handler. Anything else answers NotImplemented.
+ROUTES = {
+    ("GET", "service", frozenset()): "_list_buckets",
+    ("PUT", _B, frozenset()): "_create_bucket",
+    ("GET", _B, frozenset()): "_list_objects_any",
+    ("HEAD", _B, frozenset()): "_head_bucket",
+    ("DELETE", _B, frozenset()): "_delete_bucket",
+    ("GET", _B, frozenset({"bucketInfo"})): "_bucket_info",
+    ("GET", _B, frozenset({"location"})): "_bucket_location",
+    ("GET", _B, frozenset({"stat"})): "_bucket_stat",
+    ("GET", _B, frozenset({"acl"})): "_get_bucket_acl",
+    ("PUT", _B, frozenset({"acl"})): "_put_bucket_acl",
+    ("GET", _B, frozenset({"uploads"})): "_list_uploads",
+    ("POST", _B, frozenset({"delete"})): "_batch_delete",
+    ("GET", _O, frozenset()): "_get",
+    ("HEAD", _O, frozenset()): "_head",
+    ("HEAD", _O, frozenset({"objectMeta"})): "_head_meta",
+    ("GET", _O, frozenset({"objectMeta"})): "_head_meta",
+    ("PUT", _O, frozenset()): "_put",
+    ("DELETE", _O, frozenset()): "_delete",
+    ("GET", _O, frozenset({"acl"})): "_get_object_acl",
+    ("PUT", _O, frozenset({"acl"})): "_put_object_acl",
+    ("POST", _O, frozenset({"append"})): "_append_object",
+    ("POST", _O, frozenset({"uploads"})): "_init_multipart",
+    ("PUT", _O, frozenset({"uploadId"})): "_put_part",
+    ("POST", _O, frozenset({"uploadId"})): "_complete_multipart",
+    ("GET", _O, frozenset({"uploadId"})): "_list_parts",
+    ("DELETE", _O, frozenset({"uploadId"})): "_abort_multipart",
+}
+
+
+def _not_implemented(method: str, level: str, ops: frozenset) -> OSSServiceError:
+    what = "&".join(sorted(ops)) or "(no subresource)"
+    return OSSServiceError(
+        501,
+        "NotImplemented",
+        f"The emulator does not implement {method} on a {level} with {what}.",
+        Method=method,
+        ResourceType=level,
+    )
+
 
 OWNER_ID = "1000000000000000"
 OWNER_NAME = "workbench-emulator"
@@ -383,6 +464,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self._handle()
 
+    def do_PATCH(self):  # no OSS operation: answered NotImplemented like any unknown request
+        self._handle()
+
+    def do_OPTIONS(self):
+        self._handle()
+
     @property
     def emulator(self) -> OSSEmulator:
         return self.server.emulator
@@ -550,80 +637,91 @@ class _Handler(BaseHTTPRequestHandler):
                 raise OSSServiceError(rule.status, rule.code, rule.message)
 
     def _route(self) -> None:
-        m, q, key = self.command, self.query, self.key
-        if not self.bucket_name:
+        """Run the operation the method and the operation subresources name, else NotImplemented.
+
+        The subresources that select an operation (``?acl``, ``?uploads``, ``?tagging``...) form
+        the route's key with the method and the level (service, bucket, object); a request whose
+        key is not in :data:`ROUTES` is answered 501 NotImplemented, never run as another
+        operation (a ``PUT key?tagging`` must not replace the object's bytes).
+        """
+        level = "object" if self.key else "bucket" if self.bucket_name else "service"
+        ops = frozenset(k for k in self.query if k in OPERATION_SUBRESOURCES)
+        name = ROUTES.get((self.command, level, ops))
+        if name is None:
+            self._authenticate(None if level == "service" else self._bucket_or_none())
+            raise _not_implemented(self.command, level, ops)
+        if level == "service" or name == "_create_bucket":
             self._authenticate(None)
-            if m == "GET":
-                return self._list_buckets()
-            raise OSSServiceError(405, "MethodNotAllowed", "The specified method is not allowed.")
-        if m == "PUT" and not key and "acl" not in q:
-            self._authenticate(None)
-            return self._create_bucket()
+            return getattr(self, name)()
         bucket = self.store.bucket(self.bucket_name)
         self._authenticate(bucket)
-        if not key:
-            if m == "GET":
-                if "bucketInfo" in q:
-                    return self._bucket_info(bucket)
-                if "location" in q:
-                    return self._bucket_location()
-                if "acl" in q:
-                    return self._acl(bucket.acl)
-                if "stat" in q:
-                    return self._bucket_stat(bucket)
-                if "uploads" in q:
-                    return self._list_uploads()
-                if q.get("list-type") == "2":
-                    return self._list_objects_v2()
-                return self._list_objects()
-            if m == "PUT" and "acl" in q:
-                self.store.set_bucket_acl(bucket.name, self.headers.get("x-oss-acl", "private"))
-                return self._send(200)
-            if m == "POST" and "delete" in q:
-                return self._batch_delete()
-            if m == "DELETE":
-                self.store.delete_bucket(bucket.name)
-                return self._send(204)
-            if m == "HEAD":
-                return self._send(200)
-            raise OSSServiceError(405, "MethodNotAllowed", "The specified method is not allowed.")
-        if m == "GET":
-            if "uploadId" in q:
-                return self._list_parts()
-            if "acl" in q:
-                self.store.head(bucket.name, key)
-                return self._acl("default")
-            return self._get_object(head=False)
-        if m == "HEAD":
-            return self._get_object(head=True, meta_only="objectMeta" in q)
-        if m == "PUT":
-            if "partNumber" in q and "uploadId" in q:
-                if "x-oss-copy-source" in self.headers:
-                    raise OSSServiceError(
-                        400, "NotImplemented", "UploadPartCopy is not supported by the emulator."
-                    )
-                return self._upload_part()
-            if "acl" in q:
-                self.store.head(bucket.name, key)
-                return self._send(200)
-            if "x-oss-copy-source" in self.headers:
-                return self._copy_object()
-            return self._put_object()
-        if m == "POST":
-            if "append" in q:
-                return self._append_object()
-            if "uploads" in q:
-                return self._init_multipart()
-            if "uploadId" in q:
-                return self._complete_multipart()
-            raise OSSServiceError(400, "InvalidArgument", "Unsupported POST request.")
-        if m == "DELETE":
-            if "uploadId" in q:
-                self.store.abort_multipart(bucket.name, key, q["uploadId"])
-                return self._send(204)
-            self.store.delete_object(bucket.name, key)
-            return self._send(204)
-        raise OSSServiceError(405, "MethodNotAllowed", "The specified method is not allowed.")
+        return getattr(self, name)(bucket)
+
+    def _bucket_or_none(self):
+        try:
+            return self.store.bucket(self.bucket_name)
+        except OSSServiceError:
+            return None
+
+    # ----------------------------------------------------------- small operations
+
+    def _list_objects_any(self, bucket) -> None:
+        if self.query.get("list-type") == "2":
+            return self._list_objects_v2()
+        return self._list_objects()
+
+    def _put_bucket_acl(self, bucket) -> None:
+        self._read_all()
+        self.store.set_bucket_acl(bucket.name, self.headers.get("x-oss-acl", "private"))
+        self._send(200)
+
+    def _delete_bucket(self, bucket) -> None:
+        self.store.delete_bucket(bucket.name)
+        self._send(204)
+
+    def _get_bucket_acl(self, bucket) -> None:
+        self._acl(bucket.acl)
+
+    def _head_bucket(self, bucket) -> None:
+        self._send(200)
+
+    def _get_object_acl(self, bucket) -> None:
+        self.store.head(bucket.name, self.key)
+        self._acl("default")
+
+    def _put_object_acl(self, bucket) -> None:
+        self._read_all()
+        self.store.head(bucket.name, self.key)
+        self._send(200)
+
+    def _get(self, bucket) -> None:
+        self._get_object(head=False)
+
+    def _head(self, bucket) -> None:
+        self._get_object(head=True)
+
+    def _head_meta(self, bucket) -> None:
+        self._get_object(head=True, meta_only=True)
+
+    def _put(self, bucket) -> None:
+        if "x-oss-copy-source" in self.headers:
+            return self._copy_object()
+        return self._put_object()
+
+    def _put_part(self, bucket) -> None:
+        if "x-oss-copy-source" in self.headers:
+            raise OSSServiceError(
+                501, "NotImplemented", "UploadPartCopy is not supported by the emulator."
+            )
+        return self._upload_part()
+
+    def _delete(self, bucket) -> None:
+        self.store.delete_object(bucket.name, self.key)
+        self._send(204)
+
+    def _abort_multipart(self, bucket) -> None:
+        self.store.abort_multipart(bucket.name, self.key, self.query["uploadId"])
+        self._send(204)
 
     # ----------------------------------------------------------- authentication
 
@@ -767,7 +865,7 @@ class _Handler(BaseHTTPRequestHandler):
         _sub(acl, "Grant", bucket.acl)
         self._send_xml(200, root)
 
-    def _bucket_location(self) -> None:
+    def _bucket_location(self, bucket=None) -> None:
         root = ET.Element("LocationConstraint")
         root.text = self.emulator.region
         self._send_xml(200, root)
@@ -881,7 +979,7 @@ class _Handler(BaseHTTPRequestHandler):
         _sub(root, "KeyCount", str(len(res.objects) + len(res.prefixes)))
         self._send_listing(root, res, enc)
 
-    def _list_uploads(self) -> None:
+    def _list_uploads(self, bucket=None) -> None:
         prefix = self.query.get("prefix", "")
         enc = self._encoder()
         uploads = self.store.list_uploads(self.bucket_name, prefix)
@@ -904,7 +1002,7 @@ class _Handler(BaseHTTPRequestHandler):
             _sub(node, "Initiated", _iso(u.initiated))
         self._send_xml(200, root)
 
-    def _batch_delete(self) -> None:
+    def _batch_delete(self, bucket=None) -> None:
         body = self._read_all()
         md5 = self.headers.get("Content-MD5")
         if md5 is None:
@@ -998,13 +1096,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.key,
             content_type=self._content_type() if replace_meta else None,
             meta=self._user_meta() if replace_meta else None,
+            forbid_overwrite=self._forbid_overwrite(),
         )
         root = ET.Element("CopyObjectResult")
         _sub(root, "ETag", f'"{rec.etag}"')
         _sub(root, "LastModified", _iso(rec.mtime))
         self._send_xml(200, root, {"ETag": f'"{rec.etag}"', "x-oss-hash-crc64ecma": str(rec.crc64)})
 
-    def _append_object(self) -> None:
+    def _append_object(self, bucket=None) -> None:
         position = self.query.get("position", "")
         if not position.isdigit():
             raise OSSServiceError(
@@ -1157,7 +1256,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ----------------------------------------------------------- multipart
 
-    def _init_multipart(self) -> None:
+    def _init_multipart(self, bucket=None) -> None:
         self._read_all()
         upload_id = self.store.init_multipart(
             self.bucket_name, self.key, self._content_type(), self._user_meta()
@@ -1187,7 +1286,7 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _complete_multipart(self) -> None:
+    def _complete_multipart(self, bucket=None) -> None:
         body = self._read_all()
         parts = None
         if not (self.headers.get("x-oss-complete-all", "").lower() == "yes" and not body):
@@ -1214,7 +1313,7 @@ class _Handler(BaseHTTPRequestHandler):
         _sub(root, "ETag", f'"{rec.etag}"')
         self._send_xml(200, root, {"ETag": f'"{rec.etag}"', "x-oss-hash-crc64ecma": str(rec.crc64)})
 
-    def _list_parts(self) -> None:
+    def _list_parts(self, bucket=None) -> None:
         marker = self.query.get("part-number-marker", "") or "0"
         if not marker.isdigit():
             raise OSSServiceError(400, "InvalidArgument", "part-number-marker must be an integer.")

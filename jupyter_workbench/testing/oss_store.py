@@ -112,6 +112,16 @@ def no_such_upload(upload_id: str) -> OSSServiceError:
     )
 
 
+def _file_exists(key: str) -> OSSServiceError:
+    """OSS's answer to ``x-oss-forbid-overwrite: true`` when the key exists."""
+    return OSSServiceError(
+        409,
+        "FileAlreadyExists",
+        "The object you specified already exists and can not be overwritten.",
+        Key=key,
+    )
+
+
 def validate_bucket_name(name: str) -> None:
     ok = 3 <= len(name) <= 63 and all(c.islower() or c.isdigit() or c == "-" for c in name)
     if not ok or not name[0].isalnum() or not name[-1].isalnum() or not name.isascii():
@@ -526,12 +536,7 @@ class ObjectStore:
         if forbid_overwrite and rec.key in bucket.objects:
             if body is not None:
                 body.discard()
-            raise OSSServiceError(
-                409,
-                "FileAlreadyExists",
-                "The object you specified already exists and can not be overwritten.",
-                Key=rec.key,
-            )
+            raise _file_exists(rec.key)
         if bucket.directory is not None:
             data_path, meta_path = self._object_paths(bucket, rec.key)
             os.makedirs(os.path.dirname(data_path), exist_ok=True)
@@ -628,6 +633,7 @@ class ObjectStore:
         dst_key: str,
         content_type: str | None = None,
         meta: dict | None = None,
+        forbid_overwrite: bool = False,
     ) -> ObjectRecord:
         """Server-side copy; ``meta``/``content_type`` replace the source's when given."""
         validate_key(dst_key)
@@ -652,7 +658,7 @@ class ObjectStore:
             dict(meta) if meta is not None else dict(rec.meta),
         )
         with dst.lock:
-            return self._commit(dst, new, body)
+            return self._commit(dst, new, body, forbid_overwrite)
 
     def append_object(
         self,
@@ -801,6 +807,8 @@ class ObjectStore:
         bucket = self.bucket(bucket_name)
         with bucket.lock:
             upload = self._upload(bucket, key, upload_id)
+            if forbid_overwrite and key in bucket.objects:
+                raise _file_exists(key)  # the upload stays, so the client can abort it
             if parts is None:
                 chosen = [upload.parts[n] for n in sorted(upload.parts)]
             else:

@@ -140,6 +140,136 @@ def test_copy_keeps_content_and_metadata(oss):
     assert res.etag == b.head_object("src").etag
 
 
+# ----------------------------------------------------------------------------- conditional create
+
+FORBID = {"x-oss-forbid-overwrite": "true"}
+
+
+def test_forbid_overwrite_on_put_copy_and_multipart_complete(oss):
+    # Given
+    b = bucket(oss)
+    b.put_object("taken", b"original")
+    b.put_object("src", b"other")
+    # When / Then: each create-only write of an existing key answers 409 and changes nothing
+    with pytest.raises(oss2.exceptions.ServerError) as exc:
+        b.put_object("taken", b"new", headers=FORBID)
+    assert (exc.value.status, exc.value.code) == (409, "FileAlreadyExists")
+    with pytest.raises(oss2.exceptions.ServerError) as exc:
+        b.copy_object("demo", "src", "taken", headers=FORBID)
+    assert (exc.value.status, exc.value.code) == (409, "FileAlreadyExists")
+    upload_id = b.init_multipart_upload("taken").upload_id
+    part = b.upload_part("taken", upload_id, 1, b"mp")
+    with pytest.raises(oss2.exceptions.ServerError) as exc:
+        b.complete_multipart_upload(
+            "taken", upload_id, [oss2.models.PartInfo(1, part.etag)], headers=FORBID
+        )
+    assert (exc.value.status, exc.value.code) == (409, "FileAlreadyExists")
+    assert b.get_object("taken").read() == b"original"
+    assert [u.upload_id for u in oss.uploads("demo")] == [upload_id]  # still abortable
+    b.abort_multipart_upload("taken", upload_id)
+
+
+def test_forbid_overwrite_creates_missing_keys(oss):
+    # Given
+    b = bucket(oss)
+    b.put_object("src", b"copied")
+    # When
+    b.put_object("fresh-put", b"p", headers=FORBID)
+    b.copy_object("demo", "src", "fresh-copy", headers=FORBID)
+    upload_id = b.init_multipart_upload("fresh-mp").upload_id
+    part = b.upload_part("fresh-mp", upload_id, 1, b"m")
+    b.complete_multipart_upload(
+        "fresh-mp", upload_id, [oss2.models.PartInfo(1, part.etag)], headers=FORBID
+    )
+    # Then
+    assert b.get_object("fresh-put").read() == b"p"
+    assert b.get_object("fresh-copy").read() == b"copied"
+    assert b.get_object("fresh-mp").read() == b"m"
+    # And "false" (or no header) overwrites as usual
+    b.put_object("fresh-put", b"q", headers={"x-oss-forbid-overwrite": "false"})
+    assert b.get_object("fresh-put").read() == b"q"
+
+
+def test_concurrent_create_only_puts_have_one_winner(oss):
+    # Given: eight clients race to create the same key
+    results = []
+
+    def create(i):
+        try:
+            bucket(oss).put_object("race", str(i).encode(), headers=FORBID)
+            results.append(("ok", i))
+        except oss2.exceptions.ServerError as e:
+            results.append((e.code, i))
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(8)]
+    # When
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Then
+    winners = [i for what, i in results if what == "ok"]
+    assert len(winners) == 1
+    assert sorted(what for what, _ in results).count("FileAlreadyExists") == 7
+    assert oss.get_object("demo", "race") == str(winners[0]).encode()
+
+
+# ----------------------------------------------------------------------------- not implemented
+
+
+def _signed(oss, method, resource, query="", data=b""):
+    """(status, error code) of a raw request signed by oss2 (for operations oss2 lacks)."""
+    bucket_name, _, key = resource.partition("/")
+    params = dict((k, v) for k, _, v in (p.partition("=") for p in query.split("&") if p))
+    try:
+        resp = bucket(oss, bucket_name)._do(method, bucket_name, key, params=params, data=data)
+    except oss2.exceptions.OssError as e:
+        return e.status, e.code
+    resp.read()
+    return resp.status, ""
+
+
+@pytest.mark.parametrize(
+    ("method", "resource", "query"),
+    [
+        ("PUT", "demo/README.txt", "tagging"),  # used to overwrite the object with the XML
+        ("PUT", "demo/README.txt", "symlink"),  # used to write an empty object
+        ("PUT", "demo/README.txt", "restore"),
+        ("POST", "demo/README.txt", "restore"),
+        ("GET", "demo/README.txt", "x-oss-process=image/resize,w_10"),
+        ("PUT", "demo", "lifecycle"),  # used to run CreateBucket
+        ("GET", "demo", "lifecycle"),  # used to run ListObjects
+        ("GET", "demo", "cors"),
+        ("DELETE", "demo", "website"),
+        ("PUT", "demo", "versioning"),
+        ("GET", "demo", "versions"),
+        ("POST", "demo", ""),
+        ("PATCH", "demo/README.txt", ""),
+    ],
+)
+def test_unimplemented_requests_answer_not_implemented_and_change_nothing(
+    oss, method, resource, query
+):
+    # Given
+    before = oss.get_object("demo", "README.txt")
+    keys = oss.list_keys("demo")
+    body = b"<Tagging><TagSet/></Tagging>" if method in ("PUT", "POST") else b""
+    # When
+    status, code = _signed(oss, method, resource, query, data=body)
+    # Then
+    assert (status, code) == (501, "NotImplemented")
+    assert oss.get_object("demo", "README.txt") == before
+    assert oss.list_keys("demo") == keys
+    assert [b.name for b in oss.store.buckets()] == ["demo"]
+
+
+def test_not_implemented_still_requires_authentication(oss):
+    # When: an anonymous request for an unimplemented subresource
+    r = requests.put(f"{oss.endpoint}/demo/README.txt?tagging", data=b"x", timeout=5)
+    # Then: the auth failure comes first, as on OSS
+    assert r.status_code == 403
+
+
 # ----------------------------------------------------------------------------- append
 
 
