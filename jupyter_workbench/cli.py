@@ -173,8 +173,18 @@ def _cmd_env_create(args: argparse.Namespace) -> int:
         if event.get("kind") == "step" or args.verbose:
             print(format_progress(event), flush=True)
 
-    info = create_environment(args.name, progress=progress, force=args.force)
+    info = create_environment(
+        args.name,
+        progress=progress,
+        force=args.force,
+        register=None if args.no_kernelspec else args.kernelspec_where,
+        register_prefix=args.prefix,
+    )
     print(f"{info['name']}: {info['action']} in {info['duration_s']:.1f} s ({info['path']})")
+    for where in info.get("registered") or []:
+        print(f"{info['kernel_name']}: kernelspec registered in {where}")
+    if info.get("register_message"):
+        print(f"{info['kernel_name']}: {info['register_message']}", file=sys.stderr)
     return 0
 
 
@@ -202,6 +212,30 @@ def _add_env(sub) -> None:
     c.add_argument("name")
     c.add_argument("--force", action="store_true", help="delete and rebuild from scratch")
     c.add_argument("--verbose", "-v", action="store_true", help="show pip's output")
+    # Like `ipykernel install`: where other Jupyter clients (jupyter console, nbconvert,
+    # papermill) find the kernel. The user's data dir unless told otherwise.
+    where = c.add_mutually_exclusive_group()
+    where.add_argument(
+        "--user",
+        dest="kernelspec_where",
+        action="store_const",
+        const="user",
+        default="user",
+        help="register the kernelspec in the user's Jupyter data dir (default)",
+    )
+    where.add_argument(
+        "--sys-prefix",
+        dest="kernelspec_where",
+        action="store_const",
+        const="sys-prefix",
+        help="register the kernelspec in this Python's sys.prefix",
+    )
+    where.add_argument("--prefix", help="register the kernelspec in PREFIX/share/jupyter/kernels")
+    where.add_argument(
+        "--no-kernelspec",
+        action="store_true",
+        help="do not register the kernelspec (the workbench server lists it anyway)",
+    )
     c.set_defaults(func=_cmd_env_create)
     k = esub.add_parser(
         "install-kernels", help="register the ready environments' kernelspecs with Jupyter"

@@ -16,6 +16,12 @@ import pytest
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Tests never write into the real user's Jupyter data dir (creating an environment registers its
+# kernelspec there; the default state dir lives there too): one private data dir per session.
+if "JUPYTER_DATA_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["JUPYTER_DATA_DIR"] = tempfile.mkdtemp(prefix="wb-test-jupyter-data-")
 
 _MAKE_KERAS = textwrap.dedent(
     """

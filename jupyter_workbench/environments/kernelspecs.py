@@ -21,8 +21,13 @@ from traitlets import Unicode
 from . import _paths
 from .discovery import environment_info
 from .errors import WorkbenchEnvError
+from .registration import is_registered_copy
 from .spec import SPECS, resolve_environments_dir
 from .templates import write_kernelspec
+
+
+def _workbench_kernel_names() -> list[str]:
+    return [s.kernel_name for s in SPECS.values()]
 
 
 class EnvironmentKernelUnavailable(NoSuchKernel):
@@ -79,6 +84,15 @@ class WorkbenchKernelSpecManager(KernelSpecManager):
     def find_kernel_specs(self) -> dict[str, str]:
         specs = super().find_kernel_specs()
         ours = self.workbench_kernel_specs()
+        # A copy registered for other Jupyter clients (registration.py) of an environment that is
+        # not ready here is not offered: its kernel would not start.
+        for kernel_name in _workbench_kernel_names():
+            if (
+                kernel_name not in ours
+                and kernel_name in specs
+                and is_registered_copy(specs[kernel_name])
+            ):
+                del specs[kernel_name]
         allowed = self.allowed_kernelspecs
         if allowed:
             ours = {k: v for k, v in ours.items() if k in allowed}
@@ -93,12 +107,16 @@ class WorkbenchKernelSpecManager(KernelSpecManager):
         rdir, info = _ready_resource_dir(env_name, self.environments_dir)
         if rdir is not None and (not allowed or kernel_name in allowed):
             return self._get_kernel_spec_by_name(kernel_name, str(rdir))
+        unavailable = EnvironmentKernelUnavailable(
+            kernel_name, f"The {kernel_name} kernel is not available: {info['message']}"
+        )
         try:
-            return super().get_kernel_spec(kernel_name)
+            found = super().get_kernel_spec(kernel_name)
         except NoSuchKernel:
-            raise EnvironmentKernelUnavailable(
-                kernel_name, f"The {kernel_name} kernel is not available: {info['message']}"
-            ) from None
+            raise unavailable from None
+        if is_registered_copy(found.resource_dir):
+            raise unavailable
+        return found
 
 
 def attach_to_server(serverapp, environments_dir=None) -> bool:

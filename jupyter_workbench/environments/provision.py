@@ -45,6 +45,7 @@ from . import _paths
 from ._lock import env_lock
 from .discovery import environment_info, read_marker
 from .errors import WorkbenchEnvError
+from .registration import register_kernelspec, unregister_kernelspecs
 from .spec import (
     MARKER_FORMAT,
     MARKER_NAME,
@@ -392,6 +393,8 @@ def create_environment(
     gpu: bool | None = None,
     force: bool = False,
     lock_wait_s: float = 3600.0,
+    register: str | None = "user",
+    register_prefix: str | None = None,
 ) -> dict:
     """Create (or repair, or update) environment ``name``; returns its info plus ``action``
     (``none|created|repaired|updated|rebuilt``) and ``duration_s``.
@@ -400,6 +403,9 @@ def create_environment(
     lists a GPU, ``tensorflow-cpu`` elsewhere. ``repair=False`` refuses to touch an existing
     environment that is not ready (and leaves an outdated one as it is). ``force`` deletes the
     environment and builds it from scratch (action ``rebuilt``).
+    ``register`` (``"user"``, ``"sys-prefix"`` or None) and ``register_prefix``: where the ready
+    environment's kernelspec is copied for every Jupyter client (see ``registration``); the
+    result's ``registered`` lists those directories, ``register_message`` says why not.
     Raises :class:`WorkbenchEnvError` with a clear message on any failure.
     """
     spec = get_spec(name)
@@ -436,8 +442,10 @@ def create_environment(
             ):
                 _ensure_link(env_dir)
                 write_kernelspec(name, env_dir, kernel_name=spec.kernel_name)
+                registered = _register(name, env_dir, spec, register, register_prefix, emit)
                 emit.info(f"{name} is ready; nothing to do")
                 info = environment_info(name, root)
+                info.update(registered)
                 info.update(action="none", duration_s=round(time.monotonic() - t0, 2))
                 return info
             emit.info(f"{name} has a ready marker but is damaged; repairing")
@@ -462,7 +470,9 @@ def create_environment(
             action = "updated"
         else:
             action = "repaired" if existed else "created"
-        # From here on a kill leaves an environment that lists as not ready.
+        # From here on a kill leaves an environment that lists as not ready, and no Jupyter
+        # client is offered its kernel until it is ready again.
+        unregister_kernelspecs(env_dir)
         try:
             (env_dir / MARKER_NAME).unlink()
         except FileNotFoundError:
@@ -588,8 +598,10 @@ def create_environment(
                 "duration_s": round(time.monotonic() - t0, 1),
             },
         )
+        registered = _register(name, env_dir, spec, register, register_prefix, emit)
         emit.info(f"{name} is ready ({action} in {time.monotonic() - t0:.1f} s)")
     info = environment_info(name, root)
+    info.update(registered)
     info.update(action=action, duration_s=round(time.monotonic() - t0, 2))
     return info
 
@@ -623,8 +635,24 @@ def _probe_dists(env_dir: Path, dists: list[str]) -> list[str]:
     return [ln.strip() for ln in out.stdout.splitlines() if ln.strip()]
 
 
+def _register(name, env_dir, spec, where, prefix, emit) -> dict:
+    """Register the kernelspec for every Jupyter client; a failure is reported, not raised (the
+    environment itself is fine and the workbench server lists it anyway)."""
+    try:
+        dest = register_kernelspec(name, env_dir, spec.kernel_name, where=where, prefix=prefix)
+    except (OSError, ValueError) as exc:
+        msg = f"kernelspec not registered: {exc}"
+        emit.info(msg)
+        return {"registered": [], "register_message": msg}
+    if dest is None:
+        return {"registered": []}
+    emit.info(f"kernelspec {spec.kernel_name} registered in {dest}")
+    return {"registered": [str(dest)]}
+
+
 def remove_environment(name: str, environments_dir=None, lock_wait_s: float = 60.0) -> bool:
-    """Delete environment ``name`` and its kernelspec; True when something was removed."""
+    """Delete environment ``name``, its kernelspec and the copies registered for Jupyter clients;
+    True when something was removed."""
     get_spec(name)
     root = resolve_environments_dir(environments_dir)
     env_dir = root / name
@@ -635,5 +663,6 @@ def remove_environment(name: str, environments_dir=None, lock_wait_s: float = 60
             (env_dir / MARKER_NAME).unlink()
         except FileNotFoundError:
             pass
+        unregister_kernelspecs(env_dir)
         shutil.rmtree(env_dir)
     return True
