@@ -139,8 +139,8 @@ def export_savedmodel(
         auto = version is None
         if auto:
             version = dest.next_version()
-        elif not overwrite and version in dest.versions():
-            raise dest._exists_error(version)
+        else:
+            dest.check_version(version, overwrite=overwrite)
 
         reporter.update(0.02, "loading source")
         with _quiet_tensorflow():

@@ -19,11 +19,21 @@ fsspec URLs (``memory://``, ``oss://``, ``s3://``, ...)
     that finds it finds complete variables; until then the version is not loadable. The slow
     part (the upload) happens under the hidden prefix; the visible window is only the copies.
     With ``overwrite=True`` the old version is deleted before the copies.
+
+Every destination
+    The version number is reserved just before it is made visible, by exclusively creating a
+    marker under ``<base>/.workbench-versions/`` (see :mod:`.reservation`: ``O_EXCL`` locally,
+    ``x-oss-forbid-overwrite`` on OSS, ``If-None-Match`` on S3); a lost race moves on to the
+    next number. After publishing, every file of ``<base>/<version>`` is read back from the
+    store and its sha256 compared with what was written before the export reports success;
+    the marker then records ``published`` with those checksums. ``overwrite`` replaces only a
+    version whose marker says the workbench published it.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import secrets
@@ -34,6 +44,7 @@ import threading
 import time
 
 from .errors import ExportError
+from .reservation import MARKER_DIR, MarkerStore, Reservation, Reservations
 
 SAVED_MODEL_PB = "saved_model.pb"
 TMP_PREFIX = ".tmp-"
@@ -238,7 +249,11 @@ def open_destination(destination, storage_options: dict | None = None) -> Destin
 
 
 class Destination:
-    """The model base that versions are published into."""
+    """The model base that versions are published into.
+
+    Subclasses provide the storage operations; numbering, reservation (see
+    :mod:`.reservation`) and the final check of what was published are shared here.
+    """
 
     durable = False
 
@@ -259,9 +274,65 @@ class Destination:
         """Publish ``staging.model_dir`` as ``version`` (the next free one if ``auto``)."""
         raise NotImplementedError
 
+    def marker_store(self) -> MarkerStore:
+        raise NotImplementedError
+
+    def _exists(self, version: int) -> bool:
+        raise NotImplementedError
+
+    def published_checksums(self, version: int) -> dict[str, str]:
+        """sha256 of every file of ``<base>/<version>`` as the store returns it now."""
+        raise NotImplementedError
+
+    @property
+    def reservations(self) -> Reservations:
+        return Reservations(self.marker_store())
+
     def next_version(self) -> int:
-        existing = self.versions()
+        existing = set(self.versions()) | self.reservations.reserved_versions()
         return max(existing) + 1 if existing else 1
+
+    def check_version(self, version: int, *, overwrite: bool) -> None:
+        """Refuse an explicit ``version`` early (before any TensorFlow work) when it is taken
+        and may not be replaced; the reservation at commit time decides for good."""
+        if version not in self.versions():
+            return
+        marker = self.reservations.current(version)
+        if marker is not None and marker.stale():
+            return  # a crashed export's leftovers: taken over at commit
+        if not overwrite:
+            raise self._exists_error(version)
+        if marker is None or marker.state != "published":
+            raise self._not_ours_error(version)
+
+    def reserve(self, version: int, *, overwrite: bool, auto: bool) -> Reservation:
+        return self.reservations.reserve(
+            version,
+            overwrite=overwrite,
+            auto=auto,
+            exists=self._exists,
+            exists_error=self._exists_error,
+            not_ours_error=self._not_ours_error,
+        )
+
+    def verify_published(self, version: int, expected: dict[str, str]) -> None:
+        """Reload ``version`` from the store and compare every file's sha256 with ``expected``."""
+        try:
+            found = self.published_checksums(version)
+        except Exception as err:
+            raise ExportError(
+                f"version {version} could not be read back from {self.version_path(version)} "
+                f"to check it ({type(err).__name__}: {err}); it is not reported as exported."
+            ) from None
+        if found != expected:
+            missing = sorted(set(expected) - set(found))
+            extra = sorted(set(found) - set(expected))
+            changed = sorted(r for r in expected if r in found and found[r] != expected[r])
+            raise ExportError(
+                f"version {version} at {self.version_path(version)} does not hold what was "
+                f"written (missing {missing}, unexpected {extra}, different {changed}): another "
+                "writer changed it. It is not reported as exported; export again."
+            )
 
     def _exists_error(self, version: int) -> ExportError:
         return ExportError(
@@ -269,6 +340,131 @@ class Destination:
             "overwrite=True (--overwrite) to replace it, or another version (or none for the "
             "next free one)."
         )
+
+    def _not_ours_error(self, version: int) -> ExportError:
+        return ExportError(
+            f"version {version} at {self.version_path(version)} was not published by the "
+            "workbench, so overwrite=True does not replace it: pass another version (or none "
+            "for the next free one), or remove it yourself first."
+        )
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def tree_checksums(root: str) -> dict[str, str]:
+    """sha256 of every file under ``root`` by relative path."""
+    out = {}
+    for rel in relative_files(root):
+        with open(os.path.join(root, rel), "rb") as f:
+            out[rel] = sha256(f.read())
+    return out
+
+
+class _LocalMarkers(MarkerStore):
+    def __init__(self, base: str):
+        self.dir = os.path.join(base, MARKER_DIR)
+
+    def create(self, name: str, data: bytes) -> bool:
+        os.makedirs(self.dir, exist_ok=True)
+        path = os.path.join(self.dir, name)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fsync_path(self.dir)
+        return True
+
+    def write(self, name: str, data: bytes) -> None:
+        path = os.path.join(self.dir, name)
+        tmp = f"{path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            with open(os.path.join(self.dir, name), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def names(self) -> list[str]:
+        try:
+            return os.listdir(self.dir)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def remove(self, name: str) -> None:
+        try:
+            os.unlink(os.path.join(self.dir, name))
+        except FileNotFoundError:
+            pass
+
+
+class _FsspecMarkers(MarkerStore):
+    """Markers on an fsspec filesystem; exclusive creation through the store's conditional
+    write (``pipe_file(mode="create")``: OSS ``x-oss-forbid-overwrite``, S3
+    ``If-None-Match``), or ``open(path, "xb")`` for the others."""
+
+    def __init__(self, fs, directory: str):
+        self.fs, self.dir = fs, directory.rstrip("/")
+
+    def _conditional_put(self) -> bool:
+        from fsspec.implementations.dirfs import DirFileSystem
+
+        inner = self.fs.fs if isinstance(self.fs, DirFileSystem) else self.fs
+        protocols = inner.protocol if isinstance(inner.protocol, tuple) else (inner.protocol,)
+        return bool({"oss", "s3", "s3a", "memory"} & set(protocols))
+
+    def create(self, name: str, data: bytes) -> bool:
+        path = f"{self.dir}/{name}"
+        try:
+            if self._conditional_put():
+                self.fs.pipe_file(path, data, mode="create")
+            else:
+                self.fs.makedirs(self.dir, exist_ok=True)
+                with self.fs.open(path, "xb") as f:
+                    f.write(data)
+        except FileExistsError:
+            return False
+        except OSError as err:
+            # s3fs reports a failed If-None-Match (412 PreconditionFailed) as a plain OSError
+            if "PreconditionFailed" in str(err) or "412" in str(err):
+                return False
+            raise
+        return True
+
+    def write(self, name: str, data: bytes) -> None:
+        self.fs.pipe_file(f"{self.dir}/{name}", data)
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            return self.fs.cat_file(f"{self.dir}/{name}")
+        except FileNotFoundError:
+            return None
+
+    def names(self) -> list[str]:
+        self.fs.invalidate_cache(self.dir)
+        try:
+            entries = self.fs.ls(self.dir, detail=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [e.rstrip("/").rsplit("/", 1)[-1] for e in entries]
+
+    def remove(self, name: str) -> None:
+        try:
+            self.fs.rm_file(f"{self.dir}/{name}")
+        except FileNotFoundError:
+            pass
 
 
 class LocalDestination(Destination):
@@ -327,45 +523,58 @@ class LocalDestination(Destination):
             raise self._not_writable(err) from None
         return Staging(root, durable=True)
 
+    def marker_store(self) -> MarkerStore:
+        return _LocalMarkers(self.base)
+
+    def _exists(self, version: int) -> bool:
+        return os.path.lexists(os.path.join(self.base, str(version)))
+
+    def published_checksums(self, version: int) -> dict[str, str]:
+        return tree_checksums(os.path.join(self.base, str(version)))
+
     def commit(self, staging: Staging, version: int, *, overwrite: bool, auto: bool, span) -> int:
         span.update(0, 1, "flushing to disk")
         fsync_tree(staging.model_dir)
-        while True:
-            target = os.path.join(self.base, str(version))
-            if os.path.exists(target) and not overwrite:
-                if auto:
-                    version += 1
-                    continue
-                raise self._exists_error(version)
-            span.update(0.5, 1, f"publishing version {version}")
-            old = None
+        expected = tree_checksums(staging.model_dir)
+        try:
+            reservation = self.reserve(version, overwrite=overwrite, auto=auto)
+        except OSError as err:
+            raise self._not_writable(err) from None
+        version = reservation.version
+        target = os.path.join(self.base, str(version))
+        span.update(0.5, 1, f"publishing version {version}")
+        old, touched = None, False
+        try:
             try:
-                if os.path.exists(target):
-                    # overwrite: move the old version aside, rename the new one in, drop the old
+                if os.path.lexists(target):
+                    # ours to replace (a published version, or a crashed export's leftovers):
+                    # move it aside, rename the new one in, drop the old
                     moved = os.path.join(self.base, _token(version, old=True))
                     os.rename(target, moved)
-                    old = moved
+                    old, touched = moved, True
                 os.rename(staging.model_dir, target)
+                touched = True
             except OSError as err:
-                if err.errno in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
-                    try:
-                        if os.path.exists(target):  # could not even move the old one aside
-                            shutil.rmtree(target)
-                        self._copy_into_place(staging.model_dir, target)
-                    except OSError as copy_err:
-                        raise self._not_writable(copy_err) from None
-                    break
-                if old is not None:
-                    os.rename(old, target)
-                    old = None
-                if err.errno in (errno.ENOTEMPTY, errno.EEXIST):
-                    if auto:  # another export took this number meanwhile
-                        version += 1
-                        continue
-                    raise self._exists_error(version) from None
-                raise self._not_writable(err) from None
-            break
-        _fsync_path(self.base)
+                if err.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
+                    if old is not None:
+                        os.rename(old, target)
+                        old = None
+                    if err.errno in (errno.ENOTEMPTY, errno.EEXIST):  # written by a non-workbench
+                        raise self._exists_error(version) from None
+                    raise
+                touched = True
+                if os.path.lexists(target):  # could not even move the old one aside
+                    shutil.rmtree(target)
+                self._copy_into_place(staging.model_dir, target)
+            _fsync_path(self.base)
+            span.update(0.8, 1, f"checking version {version}")
+            self.verify_published(version, expected)
+            reservation.publish(expected)
+        except BaseException as exc:
+            reservation.release(touched=touched)
+            if isinstance(exc, OSError):
+                raise self._not_writable(exc) from None
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(staging.root, ignore_errors=True)
@@ -410,6 +619,7 @@ class FsspecDestination(Destination):
         return f"{self.url}/{version}"
 
     def versions(self) -> list[int]:
+        self.fs.invalidate_cache(self.root)
         try:
             entries = self.fs.ls(self.root, detail=True)
         except FileNotFoundError:
@@ -452,17 +662,34 @@ class FsspecDestination(Destination):
         staging.remote_tmp = self._join(_token(version))
         return staging
 
+    def marker_store(self) -> MarkerStore:
+        return _FsspecMarkers(self.fs, self._join(MARKER_DIR))
+
     def _exists(self, version: int) -> bool:
-        return self.fs.exists(self._join(str(version)))
+        path = self._join(str(version))
+        self.fs.invalidate_cache(path)
+        return self.fs.exists(path)
+
+    def published_checksums(self, version: int) -> dict[str, str]:
+        final = self._join(str(version))
+        self.fs.invalidate_cache(final)
+        prefix = self.fs._strip_protocol(final).rstrip("/") + "/"
+        out = {}
+        for path in self.fs.find(final):
+            name = self.fs._strip_protocol(path)
+            rel = name[len(prefix) :] if name.startswith(prefix) else name
+            digest = hashlib.sha256()
+            with self.fs.open(path, "rb") as f:
+                while chunk := f.read(8 << 20):
+                    digest.update(chunk)
+            out[rel] = digest.hexdigest()
+        return out
 
     def commit(self, staging: Staging, version: int, *, overwrite: bool, auto: bool, span) -> int:
         import fsspec.callbacks
 
-        while self._exists(version) and not overwrite:
-            if not auto:
-                raise self._exists_error(version)
-            version += 1
         files = relative_files(staging.model_dir)
+        expected = tree_checksums(staging.model_dir)
         sizes = {rel: os.path.getsize(os.path.join(staging.model_dir, rel)) for rel in files}
         total = sum(sizes.values()) or 1
         done = 0
@@ -472,33 +699,43 @@ class FsspecDestination(Destination):
         class _Bytes(fsspec.callbacks.Callback):
             def call(self, *args, **kwargs):
                 span.update(
-                    0.9 * (done + (self.value or 0)) / total,
+                    0.85 * (done + (self.value or 0)) / total,
                     1,
                     f"uploading {(done + (self.value or 0)) / 1e6:.1f}/{mb:.1f} MB",
                 )
 
+        reservation, touched = None, False
         try:
             for rel in files:
                 self.fs.put_file(
                     os.path.join(staging.model_dir, rel), f"{tmp}/{rel}", callback=_Bytes()
                 )
                 done += sizes[rel]
-                span.update(0.9 * done / total, 1, f"uploading {done / 1e6:.1f}/{mb:.1f} MB")
-            span.update(0.9, 1, f"committing version {version}")
+                span.update(0.85 * done / total, 1, f"uploading {done / 1e6:.1f}/{mb:.1f} MB")
+            reservation = self.reserve(version, overwrite=overwrite, auto=auto)
+            version = reservation.version
+            span.update(0.85, 1, f"committing version {version}")
             final = self._join(str(version))
-            if self.fs.exists(final):
+            if self._exists(version):  # ours: a published version (overwrite) or leftovers
+                touched = True
                 self.fs.rm(final, recursive=True)
             for rel in files:  # saved_model.pb last: a reader that sees it sees the variables
+                touched = True
                 self.fs.copy(f"{tmp}/{rel}", f"{final}/{rel}")
             self.fs.rm(tmp, recursive=True)
-        except ExportError:
-            raise
-        except Exception as err:
+            span.update(0.92, 1, f"checking version {version}")
+            self.verify_published(version, expected)
+            reservation.publish(expected)
+        except BaseException as err:
+            if reservation is not None:
+                reservation.release(touched=touched)
             try:
                 self.fs.rm(tmp, recursive=True)
             except Exception:
                 pass
-            raise self._not_writable(err) from None
+            if isinstance(err, Exception) and not isinstance(err, ExportError):
+                raise self._not_writable(err) from None
+            raise
         shutil.rmtree(staging.root, ignore_errors=True)
         span.update(1, 1, f"published version {version}")
         return version

@@ -49,7 +49,8 @@ def versions(base) -> list[str]:
 
 
 def hidden(base) -> list[str]:
-    return sorted(n for n in os.listdir(base) if n.startswith("."))
+    """Hidden names in ``base`` other than the version reservations (``.workbench-versions``)."""
+    return sorted(n for n in os.listdir(base) if n.startswith(".") and n != ".workbench-versions")
 
 
 # --------------------------------------------------------------------------- models

@@ -246,7 +246,8 @@ def test_memory_url_uploads_hidden_then_commits_saved_model_pb_last(model, monke
         assert all(f"/{root}/.tmp-" in src for src, _dst in recorder.copied)
         # and versions count up, no temporary prefix is left, the result reloads
         assert (first.path, second.version) == (f"{base}/1", 2)
-        assert [p.rsplit("/", 1)[-1] for p in fs.ls(f"/{root}", detail=False)] == ["1", "2"]
+        names = [p.rsplit("/", 1)[-1] for p in fs.ls(f"/{root}", detail=False)]
+        assert names == [".workbench-versions", "1", "2"]
         assert inspect_savedmodel(base)["version"] == 2
         assert any(m.startswith("uploading") for _f, m in seen) and seen[-1][0] == 1.0
         assert fs.exists(f"/{root}/2/variables/variables.index")
