@@ -181,10 +181,6 @@ def _cmd_env_create(args: argparse.Namespace) -> int:
         register_prefix=args.prefix,
     )
     print(f"{info['name']}: {info['action']} in {info['duration_s']:.1f} s ({info['path']})")
-    for where in info.get("registered") or []:
-        print(f"{info['kernel_name']}: kernelspec registered in {where}")
-    if info.get("register_message"):
-        print(f"{info['kernel_name']}: {info['register_message']}", file=sys.stderr)
     return 0
 
 

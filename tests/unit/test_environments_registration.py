@@ -142,7 +142,7 @@ def test_env_create_registers_py3_and_tf2_for_every_client(tmp_path):
                 timeout=900,
             )
             assert out.returncode == 0, out.stderr[-2000:]
-            assert f"{name}: kernelspec registered in {data_dir / 'kernels' / name}" in out.stdout
+            assert f"kernelspec {name} registered in {data_dir / 'kernels' / name}" in out.stdout
         specs = kernelspec_list(data_dir)
         assert {"py3", "tf2"} <= set(specs)
         assert specs["tf2"]["spec"]["argv"][0] == str(root / "tf2" / "bin" / "python")
