@@ -118,11 +118,55 @@ class Workbench(ExtensionApp):
         # The py3/tf2 kernelspecs come from the environments themselves (no writes to the
         # user's Jupyter dirs); needs ServerApp.kernel_spec_manager_class from our config file.
         attach_to_server(self.serverapp, self.environments_dir)
-        from .api.mounts import setup as setup_mounts
-
-        # Records mount_dir/allowed roots for kernels and the CLI; configures the contents bridge.
-        setup_mounts(self)
+        # The core objects, built once and handed to the handlers through the tornado settings.
+        self.mounts = self._mount_service()
+        self.settings["workbench_mounts"] = self.mounts
         self.log.info("jupyter-workbench %s loaded (root %s)", __version__, self.root_dir)
+
+    def _mount_service(self):
+        """The server's ``MountService``: records mount_dir and the allowed roots for kernels
+        and the CLI, serves the contents bridge, mounts FUSE directories in the background."""
+        from .contents import WorkbenchContentsManager
+        from .storage import StorageError
+        from .storage.service import MountService, resolve_mount_dir
+
+        try:
+            mount_dir = resolve_mount_dir(self.mount_dir, self.root_dir)
+        except StorageError as e:
+            self.log.error("Invalid mount setting (%s); using mount_dir='mnt'.", e.message)
+            mount_dir = "mnt"
+        page_size = self.listing_page_size
+        if page_size < 1:
+            self.log.error("listing_page_size must be at least 1; using 1000.")
+            page_size = 1000
+        cm = self.serverapp.contents_manager
+        bridged = isinstance(cm, WorkbenchContentsManager)
+        service = MountService(
+            mount_dir=mount_dir,
+            root_dir=self.root_dir,
+            allowed_local_roots=self.allowed_local_roots,
+            listing_page_size=page_size,
+            fuse=self.fuse_mounts,
+            in_file_browser=bridged,
+            logger=self.log,
+        )
+        if bridged:
+            cm.mount_service = service
+        else:
+            self.log.warning(
+                "Mounts will not appear in the file browser: the contents manager is %s; set "
+                "ServerApp.contents_manager_class = "
+                "'jupyter_workbench.contents.WorkbenchContentsManager'.",
+                type(cm).__name__,
+            )
+        try:
+            service.record_settings()
+        except OSError as e:
+            self.log.warning(
+                "Could not record mount settings in %s: %s", service.registry.state_dir, e
+            )
+        service.start()
+        return service
 
     def initialize_handlers(self):
         from .api import collect_handlers
@@ -133,6 +177,9 @@ class Workbench(ExtensionApp):
         from .api import stop_all
 
         await stop_all(self)
+        mounts = getattr(self, "mounts", None)
+        if mounts is not None:
+            await mounts.stop()
 
 
 def _use_class(serverapp, trait: str, module: str, name: str) -> None:

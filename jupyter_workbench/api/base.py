@@ -1,4 +1,9 @@
-"""Shared handler base: authentication, JSON bodies, clear 4xx errors."""
+"""Shared handler base: authentication, JSON bodies, and the one exception -> HTTP mapping.
+
+Libraries raise their own errors (``storage.errors`` and friends: each carries ``http_status``
+and ``category``); handlers let them propagate, and ``WorkbenchHandler`` answers them with that
+status and ``{"message"}`` (``http_error``). The contents bridge uses the same ``http_error``.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,77 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
+from ..storage.errors import StorageError, http_status_for
+
 API = "workbench/api"
+
+
+def http_error(exc: BaseException, api_path: str = "") -> web.HTTPError:
+    """The HTTPError to answer for ``exc`` (raised while serving ``api_path``, if given).
+
+    A 500 only for what is a bug here; errors of a store the storage layer did not classify
+    are the store's fault (502).
+    """
+    if isinstance(exc, web.HTTPError):
+        return exc
+    status = http_status_for(exc)
+    where = f": {api_path}" if api_path else ""
+    if isinstance(exc, StorageError):
+        message = exc.message
+    elif isinstance(exc, FileNotFoundError):
+        message = f"No such file or directory{where}" if where else str(exc)
+    elif isinstance(exc, FileExistsError):
+        message = f"A file or directory already exists{where}" if where else str(exc)
+    elif isinstance(exc, NotADirectoryError):
+        message = f"Not a directory{where}" if where else str(exc)
+    elif isinstance(exc, IsADirectoryError):
+        message = f"Is a directory{where}" if where else str(exc)
+    elif isinstance(exc, PermissionError):
+        message = f"Permission denied{where}" if where else str(exc)
+    elif isinstance(exc, OSError):
+        status = 502
+        message = f"Storage error{where}: {exc.strerror or exc}"
+    elif where:
+        message = f"{type(exc).__name__}{where}: {exc}"
+    else:
+        message = str(exc) or type(exc).__name__
+    return web.HTTPError(status, message)
 
 
 class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
     """Base for every workbench REST handler (authenticated, JSON in and out)."""
 
+    def _handle_request_exception(self, e: BaseException) -> None:
+        # A library error a user caused (4xx) or a store failure (502) is answered with its
+        # status and message; anything else stays a 500 with its traceback logged.
+        if not isinstance(e, (web.HTTPError, web.Finish)):
+            mapped = http_error(e)
+            if mapped.status_code != 500:
+                try:
+                    raise mapped from e
+                except web.HTTPError as err:
+                    return super()._handle_request_exception(err)
+        return super()._handle_request_exception(e)
+
     @property
     def workbench(self):
         """The ``Workbench`` extension app (its traitlets are the configuration)."""
         return self.extensionapp
+
+    @property
+    def mounts(self):
+        """The server's ``MountService`` (built once by the extension)."""
+        return self.settings["workbench_mounts"]
+
+    def int_argument(self, name: str, default: int) -> int:
+        """Query parameter ``name`` as an integer, or a 400 naming it."""
+        value = self.get_argument(name, None)
+        if value is None or value == "":
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise web.HTTPError(400, f"Query parameter '{name}' must be an integer.") from None
 
     def json_body(self, allowed: set[str] | None = None) -> dict[str, Any]:
         """The request body as a JSON object, or a 400 naming what is wrong.

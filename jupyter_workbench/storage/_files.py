@@ -1,4 +1,5 @@
-"""Small file helpers for the state directory: atomic JSON writes, private files, a lock."""
+"""Small file helpers for the state directory: JSON reads, private folders, a lock (atomic
+writes: ``jupyter_workbench.atomic``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import contextlib
 import json
 import os
 import threading
-import uuid
 from pathlib import Path
 
 try:
@@ -19,32 +19,6 @@ def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` (mode 0700 when new) and return it."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
-
-
-def write_json_atomic(path: Path, data, mode: int = 0o644) -> None:
-    """Write ``data`` to a temporary sibling created with ``mode``, then rename it into place.
-
-    The file is created with its final mode (O_CREAT|O_EXCL, then fchmod against odd umasks),
-    so a private file is never readable by others, not even for an instant.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(tmp, flags, mode)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            fd = -1
-            json.dump(data, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def read_json(path: Path, default):

@@ -12,7 +12,8 @@ import os
 import stat
 from pathlib import Path
 
-from ._files import ensure_private_dir, locked, read_json, write_json_atomic
+from ..atomic import write_json_atomic
+from ._files import ensure_private_dir, locked, read_json
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ MountNotFoundError (LookupError)       ``not_found``      404
 MountExistsError                       ``conflict``       409
 ReadOnlyMountError (PermissionError)   ``read_only``      403
 StorageUnavailableError (Connection.)  ``unavailable``    502
+MountUnreachableError (Connection.)    ``unavailable``    400
 =====================================  =================  ======
 
 Credential errors are 400, not 403: a 403 from the workbench API means "logged out" to the
@@ -98,6 +99,13 @@ class StorageUnavailableError(StorageError, ConnectionError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class MountUnreachableError(StorageUnavailableError):
+    """Adding a mount failed because its store did not answer: the endpoint the user entered
+    is what to fix, so a 400 (an existing mount's store failing is a 502)."""
+
+    http_status = 400
 
 
 def http_status_for(exc: BaseException) -> int:

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ._files import ensure_private_dir, locked, read_json, write_json_atomic
+from ..atomic import write_json_atomic
+from ._files import ensure_private_dir, locked, read_json
 from .credentials import CredentialStore
 from .errors import MountExistsError, MountNotFoundError, UnsupportedMountError
 from .urls import MountTarget, parse_mount_url, validate_mount_name

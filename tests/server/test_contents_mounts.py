@@ -20,6 +20,7 @@ from _mount_fixtures import (
     state_dir,
     text_model,
 )
+from tornado.httpclient import AsyncHTTPClient
 
 __all__ = ["jp_server_config", "nas_root", "oss", "state_dir"]
 
@@ -385,6 +386,43 @@ async def test_a_slow_store_does_not_block_the_server(jp_fetch, oss):
     code, model = await listing
     assert code == 200 and names(model) == ["x.txt"]
     assert time.monotonic() - started >= 2.0
+
+
+async def test_a_stalled_mount_does_not_delay_other_mounts(
+    jp_fetch, jp_serverapp, jp_http_port, jp_base_url, jp_auth_header, oss, nas_root
+):
+    # Given an OSS mount whose store answers a prefix only after 2 s, and a NAS mount
+    await mount_oss(jp_fetch, oss)  # the demo bucket at mnt/data
+    oss.put_object("demo", "slow/x.txt", b"x")
+    (nas_root / "share" / "n.txt").write_text("n")
+    code, _ = await api(
+        jp_fetch, method="POST", body={"name": "nas", "url": f"file://{nas_root}/share"}
+    )
+    assert code == 201
+    oss.faults.delay(2.0, path=r"prefix=slow")
+    threads = jp_serverapp.web_app.settings["workbench_mounts"].threads_per_mount
+
+    # When more listings of the slow prefix are waiting than the OSS mount has threads
+    # (and more than the 16 threads the whole server once shared)
+    # (a client of its own: the test client sends at most 10 requests at a time)
+    client = AsyncHTTPClient(force_instance=True, max_clients=64)
+    url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}api/contents/mnt/data/slow"
+    stalled = [
+        asyncio.ensure_future(client.fetch(url, headers=jp_auth_header, request_timeout=60))
+        for _ in range(max(2 * threads, 17))
+    ]
+    await asyncio.sleep(0.5)
+
+    # Then the other mount and the local files still answer at once
+    t0 = time.monotonic()
+    code, model = await contents(jp_fetch, "mnt/nas")
+    assert code == 200 and names(model) == ["n.txt"]
+    reply = await jp_fetch("api", "contents", params={"content": "0"})
+    assert reply.code == 200 and time.monotonic() - t0 < 0.8
+    # and the stalled mount's listings all complete, its own threads taking turns
+    replies = await asyncio.gather(*stalled)
+    client.close()
+    assert all(r.code == 200 and names(json.loads(r.body)) == ["x.txt"] for r in replies)
 
 
 async def test_local_nas_mount_saves_atomically(jp_fetch, nas_root):

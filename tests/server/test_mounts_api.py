@@ -26,7 +26,6 @@ from _mount_fixtures import (
     state_dir,
 )
 
-from jupyter_workbench.api import mounts as mounts_api
 from jupyter_workbench.testing import OSSEmulator
 
 __all__ = ["jp_server_config", "nas_root", "oss", "state_dir"]
@@ -236,8 +235,10 @@ async def test_refused_endpoint_fails_fast(jp_fetch):
     assert time.monotonic() - started < 5
 
 
-async def test_silent_endpoint_is_bounded_and_the_server_keeps_answering(jp_fetch, monkeypatch):
-    monkeypatch.setattr(mounts_api, "CHECK_TIMEOUT", 3.0)
+async def test_silent_endpoint_is_bounded_and_the_server_keeps_answering(
+    jp_fetch, jp_serverapp, monkeypatch
+):
+    monkeypatch.setattr(jp_serverapp.web_app.settings["workbench_mounts"], "check_timeout", 3.0)
     with silent_server() as endpoint:
         body = {
             "name": "slow",
