@@ -54,7 +54,9 @@ ruff check .
 
 phase_end
 phase_start "unit and server tests"
-pytest tests/unit tests/server -p no:cacheprovider "$@"
+# Independent test files run in parallel (module fixtures stay in one worker: --dist loadfile);
+# most of their time is spent waiting on child processes, so 3 workers help on 2 cores.
+pytest tests/unit tests/server -p no:cacheprovider -n "${WORKBENCH_TEST_WORKERS:-3}" --dist loadfile "$@"
 phase_end
 phase_start "browser tests"
 pytest tests/ui -p no:cacheprovider "$@"
