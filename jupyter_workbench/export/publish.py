@@ -673,10 +673,10 @@ class FsspecDestination(Destination):
     def published_checksums(self, version: int) -> dict[str, str]:
         final = self._join(str(version))
         self.fs.invalidate_cache(final)
-        prefix = self.fs._strip_protocol(final).rstrip("/") + "/"
+        prefix = self.fs._strip_protocol(final).strip("/") + "/"
         out = {}
         for path in self.fs.find(final):
-            name = self.fs._strip_protocol(path)
+            name = self.fs._strip_protocol(path).lstrip("/")
             rel = name[len(prefix) :] if name.startswith(prefix) else name
             digest = hashlib.sha256()
             with self.fs.open(path, "rb") as f:

@@ -54,3 +54,16 @@ def test_export_to_a_mount_path_lands_in_the_bucket(registry, oss, tmp_path):  #
 def test_unknown_mount_url_is_a_clear_error(registry):
     with pytest.raises(ExportError, match="nosuch"):
         export_savedmodel(tiny_model(), "mount://nosuch/models", progress=False)
+
+
+def test_export_to_an_oss_url_lands_in_the_bucket_and_is_checked(oss):  # noqa: F811
+    # Given a plain oss:// URL (no mount) and the store's credentials as storage options
+    options = {"endpoint": oss.endpoint, "key": AK, "secret": SK}
+    # When exported twice
+    first = export_savedmodel(tiny_model(), "oss://demo/urls/net", storage_options=options)
+    second = export_savedmodel(tiny_model(), "oss://demo/urls/net", storage_options=options)
+    # Then both versions were read back and checked, and are objects in the bucket
+    assert (first.path, second.version) == ("oss://demo/urls/net/1", 2)
+    keys = oss.list_keys("demo")
+    assert {"urls/net/1/saved_model.pb", "urls/net/2/saved_model.pb"} <= set(keys)
+    assert "urls/net/.workbench-versions/2.0.json" in keys
