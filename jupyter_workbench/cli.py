@@ -241,6 +241,40 @@ def _add_env(sub) -> None:
     k.set_defaults(func=_cmd_env_install_kernels)
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import signal
+
+    from .serving import start_server
+    from .serving.options import serve_kwargs
+
+    server = start_server(args.base, log_stream=sys.stderr, **serve_kwargs(args))
+    print(f"serving {server.model_name}: REST {server.url}  gRPC {server.grpc_address}", flush=True)
+
+    def _terminate(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        code = server.proc.wait()
+    except KeyboardInterrupt:
+        server.stop()
+        return 0
+    print(f"error: the model server exited with status {code}", file=sys.stderr)
+    return 1
+
+
+def _add_serve(sub) -> None:
+    from .serving.options import add_serve_arguments
+
+    p = sub.add_parser(
+        "serve",
+        help="serve a model base over TF Serving's REST and gRPC APIs (hot reload of versions)",
+        description="Serve BASE/<version>/ SavedModels with TF Serving's REST and gRPC APIs.",
+    )
+    add_serve_arguments(p)
+    p.set_defaults(func=_cmd_serve)
+
+
 def _add_jobs(sub) -> None:
     from .session.cli import add_job_commands
 
@@ -249,7 +283,14 @@ def _add_jobs(sub) -> None:
 
 # Each entry adds its subcommands; optional areas register themselves only when importable,
 # so a missing optional dependency never breaks the other subcommands.
-_REGISTRARS: list[Callable] = [_add_export, _add_mount, _add_env, _add_jobs, _add_oss_emulator]
+_REGISTRARS: list[Callable] = [
+    _add_export,
+    _add_serve,
+    _add_mount,
+    _add_env,
+    _add_jobs,
+    _add_oss_emulator,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -271,6 +312,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .export import ExportError
 
     errors.append(ExportError)
+    from .serving.errors import ServingError
+
+    errors.append(ServingError)
     for module, name in (
         ("jupyter_workbench.storage", "StorageError"),
         ("jupyter_workbench.environments", "WorkbenchEnvError"),

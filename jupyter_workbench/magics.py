@@ -53,6 +53,8 @@ class WorkbenchMagics(Magics):
                     [--output NAME=TENSOR]... [--checkpoint PREFIX] [--overwrite]
                     [--no-verify] [--weights-dtype float16] [--max-size 500MB]
         %savedmodel show PATH
+        %savedmodel serve BASE [--model-name NAME] [--port P] [--grpc-port G] [--poll S]
+                          [--version-policy latest|all|N,M]
 
         MODEL is a variable of the notebook or a path. ``r = %savedmodel ...`` keeps the result.
         """
@@ -64,6 +66,8 @@ class WorkbenchMagics(Magics):
         except ValueError as e:
             raise WorkbenchMagicError("UsageError", f"cannot parse arguments: {e}") from None
         try:
+            if argv[:1] == ["serve"]:
+                return self._serve(argv[1:])
             if argv[:1] == ["show"]:
                 if len(argv) != 2:
                     raise WorkbenchMagicError("UsageError", "usage: %savedmodel show PATH")
@@ -79,6 +83,27 @@ class WorkbenchMagics(Magics):
             raise WorkbenchMagicError("ExportError", str(e)) from None
         print(result.summary())
         return result
+
+    def _serve(self, argv: list[str]):
+        """``server = %savedmodel serve BASE ...``: a ModelServer (.url, .predict, .stop)."""
+        import importlib.util
+        import sys
+
+        from .serving import ServingError, start_server
+        from .serving.options import add_serve_arguments, serve_kwargs
+
+        p = _Parser(prog="%savedmodel serve", description="Serve BASE over TF Serving's APIs.")
+        add_serve_arguments(p, ports_default_free=True)
+        args = p.parse_args(argv)
+        try:
+            kwargs = serve_kwargs(args)
+            if not kwargs["python"] and importlib.util.find_spec("tensorflow") is not None:
+                kwargs["python"] = sys.executable  # this kernel's environment has TensorFlow
+            server = start_server(args.base, **kwargs)
+        except ServingError as e:
+            raise WorkbenchMagicError("ServingError", str(e)) from None
+        print(f"serving {server.model_name}: REST {server.url}  gRPC {server.grpc_address}")
+        return server
 
     def _resolve_model(self, name: str):
         """A variable of the user namespace (``model`` or ``obj.model``), else a path."""

@@ -42,6 +42,8 @@ else
   pipq "hatchling>=1.21" "hatch-jupyter-builder>=0.9" "jupyter_builder>=1.2" editables "tensorflow-cpu==2.21.0"
   # Legacy Keras 2 for .h5 files; --no-deps, or it pulls the full tensorflow wheel (docs/pitfalls.md).
   python -c "import tf_keras" 2>/dev/null || pipq --no-deps "tf_keras==2.21.0"
+  # The model server's protos (jupyter workbench serve); --no-deps for the same reason.
+  python -c "import tensorflow_serving.apis" 2>/dev/null || pipq --no-deps "tensorflow-serving-api==2.21.0"
 fi
 
 FE_INPUTS=$(fingerprint labextension/package.json labextension/yarn.lock labextension/tsconfig.json \

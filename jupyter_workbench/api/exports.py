@@ -37,6 +37,7 @@ _OPTIONS: dict[str, type | tuple] = {
     "verify": bool,
     "weights_dtype": str,
     "max_size": (int, str),
+    "warmup": int,  # TF Serving warmup records per signature
 }
 
 

@@ -114,7 +114,7 @@ TF2 = EnvironmentSpec(
     name="tf2",
     display_name="TensorFlow 2 (tf2)",
     description=f"TensorFlow {TENSORFLOW_VERSION} (Keras 3, tf_keras for legacy .h5), numpy, "
-    "pandas and the workbench's kernel-side helpers.",
+    "pandas, the TF Serving API (model server) and the workbench's kernel-side helpers.",
     requirements=(
         f"tensorflow-cpu=={TENSORFLOW_VERSION}",
         "numpy",
@@ -122,13 +122,19 @@ TF2 = EnvironmentSpec(
         *KERNEL_SIDE_REQUIREMENTS,
     ),
     # Same version as TensorFlow; --no-deps so the second TensorFlow wheel is not dragged in.
-    nodeps_requirements=(f"tf_keras=={TENSORFLOW_VERSION}",),
+    # tensorflow-serving-api: the model server's protos (grpcio comes with TensorFlow).
+    nodeps_requirements=(
+        f"tf_keras=={TENSORFLOW_VERSION}",
+        f"tensorflow-serving-api=={TENSORFLOW_VERSION}",
+    ),
     gpu_requirements={"tensorflow-cpu": f"tensorflow[and-cuda]=={TENSORFLOW_VERSION}"},
     key_packages=(
         "tensorflow",
         "tensorflow-cpu",
         "keras",
         "tf_keras",
+        "tensorflow-serving-api",
+        "grpcio",
         "numpy",
         "pandas",
         "ipykernel",
@@ -137,7 +143,15 @@ TF2 = EnvironmentSpec(
         "s3fs",
         "tqdm",
     ),
-    import_checks=("ipykernel", "jupyter_workbench", "tensorflow", "tf_keras", "pandas"),
+    import_checks=(
+        "ipykernel",
+        "jupyter_workbench",
+        "tensorflow",
+        "tf_keras",
+        "pandas",
+        "grpc",
+        "tensorflow_serving.apis.prediction_service_pb2_grpc",
+    ),
     gpu_aware=True,
     conflicts_cpu=("tensorflow",),
     conflicts_gpu=("tensorflow-cpu",),

@@ -79,6 +79,7 @@ def export_savedmodel(
     progress=True,
     signatures=None,
     storage_options=None,
+    warmup=None,
 ) -> ExportResult:
     """Export ``source`` as a TF-Serving-ready SavedModel in ``destination/<version>/``.
 
@@ -111,6 +112,9 @@ def export_savedmodel(
             ``{"predict": {"inputs": {...}, "outputs": {...}}, ...}`` (TF1 tensor names).
         storage_options: options for the destination URL's fsspec filesystem (endpoint,
             credentials); never logged or stored.
+        warmup: TF Serving warmup records in ``assets.extra/tf_serving_warmup_requests``:
+            ``N`` single-row requests per predict signature from generated inputs, or
+            ``{"image": samples}`` (one record per row). ``None``: no warmup file.
 
     Returns:
         :class:`ExportResult` (path, version, signatures, size_bytes, max_abs_diff, warnings).
@@ -120,8 +124,10 @@ def export_savedmodel(
     """
     from .publish import open_destination
     from .sources import resolve
+    from .warmup import check_warmup
 
     started = time.monotonic()
+    warmup = check_warmup(warmup)
     version = _check_version(version)
     weights_dtype = _check_weights_dtype(weights_dtype)
     limit = parse_size(max_size)
@@ -156,7 +162,7 @@ def export_savedmodel(
             try:
                 result = _export(
                     exporter, dest, version, auto=auto, overwrite=overwrite, verify=verify,
-                    weights_dtype=weights_dtype, limit=limit, reporter=reporter,
+                    weights_dtype=weights_dtype, limit=limit, reporter=reporter, warmup=warmup,
                 )  # fmt: skip
             finally:
                 exporter.close()
@@ -167,7 +173,9 @@ def export_savedmodel(
         reporter.close()
 
 
-def _export(exporter, dest, version, *, auto, overwrite, verify, weights_dtype, limit, reporter):
+def _export(
+    exporter, dest, version, *, auto, overwrite, verify, weights_dtype, limit, reporter, warmup=None
+):
     """Trace, write into a staging directory, check size, verify, then publish."""
     from .inspect import inspect_savedmodel
     from .publish import tree_size
@@ -180,6 +188,14 @@ def _export(exporter, dest, version, *, auto, overwrite, verify, weights_dtype, 
         with staging:  # flushes to disk while TensorFlow writes (local destinations)
             _write(exporter, staging.model_dir, weights_dtype)
         info = inspect_savedmodel(staging.model_dir)
+        warnings = []
+        if warmup is not None:
+            from .warmup import write_warmup
+
+            reporter.update(0.5, "writing warmup requests")
+            records = write_warmup(staging.model_dir, info, warmup)
+            if not records:
+                warnings.append("no warmup records: the SavedModel has no predict signature.")
         size = tree_size(staging.model_dir)
         if limit is not None and size > limit:
             raise ExportError(
@@ -187,7 +203,7 @@ def _export(exporter, dest, version, *, auto, overwrite, verify, weights_dtype, 
                 "nothing was published. Raise max_size, or halve the weights with "
                 "weights_dtype='float16'."
             )
-        warnings = size_warnings(size)
+        warnings.extend(size_warnings(size))
         max_diff = None
         if verify:
             from .verify import verify as run_verify

@@ -89,6 +89,14 @@ def add_export_arguments(parser):
         default=None,
         help="refuse to publish a larger SavedModel, e.g. 500MB or 10GB",
     )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        metavar="N",
+        default=None,
+        help="write N TF Serving warmup requests per signature "
+        "(assets.extra/tf_serving_warmup_requests)",
+    )
     return parser
 
 
@@ -136,4 +144,5 @@ def export_kwargs(namespace) -> dict:
         "verify": bool(getattr(namespace, "verify", True)),
         "weights_dtype": None if weights_dtype in (None, "float32") else weights_dtype,
         "max_size": max_size,
+        **({"warmup": namespace.warmup} if getattr(namespace, "warmup", None) else {}),
     }

@@ -11,10 +11,18 @@ BATCH = 2  # replaces an unknown first dimension
 OTHER = 8  # replaces other unknown dimensions
 
 
-def generate_feed(inputs: dict, seed: int = 0) -> dict:
+EXAMPLE_METHODS = ("tensorflow/serving/classify", "tensorflow/serving/regress")
+
+
+def generate_feed(inputs: dict, seed: int = 0, method: str = "") -> dict:
     """Deterministic sample inputs from ``{name: {"dtype", "shape"}}`` (inspect's format):
     floats ~ N(0, 1), ints in {0, 1} (valid ids for any embedding or lookup), uint8 pixels,
-    bools, short strings."""
+    bools, short strings; for TF Serving's classify/regress signatures (serialized
+    ``tf.Example`` input) empty Examples, which parse to the features' default values."""
+    if method in EXAMPLE_METHODS and len(inputs) == 1:
+        ((name, spec),) = inputs.items()
+        if spec["dtype"] == "string":
+            return {name: np.array([b"", b""], dtype=object)}
     rng = np.random.default_rng(seed)
     feed = {}
     for name, spec in sorted(inputs.items()):
@@ -106,7 +114,10 @@ def verify(path: str, info: dict, exporter, weights_dtype) -> tuple[float | None
     """(max_abs_diff over all signatures and outputs, warnings)."""
     warnings: list[str] = []
     signatures = info["signatures"]
-    feeds = {name: generate_feed(sig["inputs"]) for name, sig in signatures.items()}
+    feeds = {
+        name: generate_feed(sig["inputs"], method=sig.get("method", ""))
+        for name, sig in signatures.items()
+    }
     try:
         got = run_saved_model(path, info, feeds)
     except ExportError:

@@ -44,6 +44,7 @@ REQUEST_KEYS = {
     "max_size",
     "signatures",
     "storage_options",
+    "warmup",
 }
 
 

@@ -101,7 +101,7 @@ def test_tf2_plan_cpu_and_gpu():
     assert "tensorflow[and-cuda]==2.21.0" in gpu["requirements"]
     assert not any(r.startswith("tensorflow-cpu") for r in gpu["requirements"])
     for plan in (cpu, gpu):
-        assert plan["nodeps_requirements"] == ["tf_keras==2.21.0"]
+        assert plan["nodeps_requirements"] == ["tf_keras==2.21.0", "tensorflow-serving-api==2.21.0"]
         assert not any(r.startswith("tf_keras") for r in plan["requirements"])
         assert {"numpy", "pandas"} <= set(plan["requirements"])
         assert any(r.startswith("ipykernel") for r in plan["requirements"])

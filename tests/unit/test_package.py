@@ -42,11 +42,13 @@ def test_importing_package_and_loading_server_extension_never_imports_tensorflow
     code = f"""
 import sys
 import jupyter_workbench, jupyter_workbench.export, jupyter_workbench.cli, jupyter_workbench.magics
+import jupyter_workbench.serving, jupyter_workbench.serving.discovery
 from jupyter_server.serverapp import ServerApp
 app = ServerApp()
 app.initialize(argv=["--ServerApp.root_dir={tmp_path}", "--ServerApp.open_browser=False"])
 assert "jupyter_workbench.app" in sys.modules, "extension was not loaded"
-print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras")))
+print(sorted(m for m in sys.modules
+             if m.split(".")[0] in ("tensorflow", "keras", "tf_keras", "tensorflow_serving")))
 """
     # When it has loaded everything
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -9,7 +9,10 @@ with lookup tables or over 2 GB keep their full graph (still saving only the nee
 
 Several signatures: ``signatures={"predict": {"inputs": {...}, "outputs": {...}},
 "classify": ({...}, {...})}`` (inputs/outputs map signature names to tensor names such as
-``"x:0"`` or to tensors). Entries without ``inputs`` use the top-level ``inputs=``.
+``"x:0"`` or to tensors). Entries without ``inputs`` use the top-level ``inputs=``. An entry's
+``"method": "classify"`` or ``"regress"`` writes TF Serving's classification/regression method
+name (one string input of serialized ``tf.Example`` s; outputs ``classes``/``scores`` or
+``outputs``), which its ``:classify``/``:regress`` APIs require.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ from .base import Exporter
 from .naming import check_name, sanitize
 
 _VARIABLE_OPS = {"VariableV2", "Variable", "VarHandleOp", "AutoReloadVariable"}
+_METHODS = {
+    "predict": "tensorflow/serving/predict",
+    "classify": "tensorflow/serving/classify",
+    "regress": "tensorflow/serving/regress",
+}
 
 
 def is_session(obj) -> bool:
@@ -95,8 +103,11 @@ def _needed_variable_ops(outputs) -> set[str]:
 class TF1Exporter(Exporter):
     """A Session graph plus ``{signature: (inputs, outputs)}`` written with the Builder."""
 
-    def __init__(self, sess, signature_map: dict, *, kind: str, owns_session: bool = False):
+    def __init__(
+        self, sess, signature_map: dict, *, kind: str, owns_session: bool = False, methods=None
+    ):
         super().__init__()
+        self.methods = dict(methods or {})  # name -> TF Serving method name (default predict)
         self.kind = kind
         self.sess = sess
         self.signature_map = signature_map  # name -> (inputs dict, outputs dict) of tensors
@@ -114,12 +125,20 @@ class TF1Exporter(Exporter):
                     "signatures= must be a dict {name: {'inputs':..., 'outputs':...}}."
                 )
             entries = {}
+            methods = {}
             for name, entry in signatures.items():
                 check_name(name, "signature name")
                 if isinstance(entry, (tuple, list)) and len(entry) == 2:
                     sig_in, sig_out = entry
                 elif isinstance(entry, dict):
                     sig_in, sig_out = entry.get("inputs", inputs), entry.get("outputs", outputs)
+                    method = entry.get("method", "predict")
+                    if method not in _METHODS:
+                        raise ExportError(
+                            f"signatures[{name!r}]['method']={method!r}: use predict, classify "
+                            "or regress."
+                        )
+                    methods[name] = _METHODS[method]
                 else:
                     raise ExportError(
                         f"signatures[{name!r}]: pass {{'inputs': {{...}}, 'outputs': {{...}}}} "
@@ -127,6 +146,7 @@ class TF1Exporter(Exporter):
                     )
                 entries[name] = (sig_in, sig_out)
         else:
+            methods = {}
             entries = {check_name(signature_name, "signature name"): (inputs, outputs)}
         signature_map = {
             name: (
@@ -135,7 +155,7 @@ class TF1Exporter(Exporter):
             )
             for name, (sig_in, sig_out) in entries.items()
         }
-        return cls(sess, signature_map, kind=kind, owns_session=owns_session)
+        return cls(sess, signature_map, kind=kind, owns_session=owns_session, methods=methods)
 
     def _signature_defs(self, tensors=None):
         """SignatureDefs (plus aliases); ``tensors`` maps names to a rebuilt graph's tensors."""
@@ -149,6 +169,8 @@ class TF1Exporter(Exporter):
             defs[name] = tf.compat.v1.saved_model.predict_signature_def(
                 {k: tensor(t) for k, t in ins.items()}, {k: tensor(t) for k, t in outs.items()}
             )
+            if name in self.methods:
+                defs[name].method_name = self.methods[name]
         for alias, target in self.aliases.items():
             defs[alias] = defs[target]
         return defs

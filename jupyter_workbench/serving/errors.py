@@ -1,0 +1,7 @@
+"""Errors of the serving package (no TensorFlow, no Jupyter)."""
+
+from __future__ import annotations
+
+
+class ServingError(Exception):
+    """A user-facing failure to start or reach a model server: one clear message."""

@@ -1,0 +1,309 @@
+"""Starting and stopping a model server process from anywhere without importing TensorFlow.
+
+:func:`start_server` runs ``python -m jupyter_workbench.serving`` with an interpreter that has
+TensorFlow (explicit, else the tf2 environment's, else this one if it has TensorFlow), waits for
+its ``ready`` line and returns a :class:`ModelServer` handle (``.url``, ``.predict(...)``,
+``.status()``, ``.stop()``). The child is *managed*: it exits when this process goes away, so a
+restarted kernel or Jupyter server leaves no orphan.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import weakref
+
+from .errors import ServingError
+from .options import DEFAULT_POLL_S, child_argv, default_model_name
+
+START_TIMEOUT_S = 180.0
+_RUNNING: weakref.WeakSet = weakref.WeakSet()
+
+
+def serving_python(python: str | None = None, environments_dir=None) -> str:
+    """The interpreter that runs model servers."""
+    if python:
+        if not os.access(python, os.X_OK):
+            raise ServingError(f"--python {python} is not an executable interpreter.")
+        return python
+    override = os.environ.get("JUPYTER_WORKBENCH_SERVING_PYTHON")
+    if override:
+        return override
+    try:
+        from ..environments import environment_python
+
+        tf2 = environment_python("tf2", environments_dir)
+    except Exception:  # environments not provisioned
+        tf2 = None
+    if tf2:
+        return str(tf2)
+    if importlib.util.find_spec("tensorflow") is not None:
+        return sys.executable
+    raise ServingError(
+        "no Python with TensorFlow to serve models: run 'jupyter workbench env create tf2' (or "
+        "pass --python)."
+    )
+
+
+class ModelServer:
+    """A running model server (a child process)."""
+
+    def __init__(self, proc: subprocess.Popen, ready: dict, base: str, log_tail):
+        self.proc = proc
+        self.base = base
+        self.pid = proc.pid
+        self.model_name = ready["model_name"]
+        self.host = ready["host"]
+        self.rest_port = ready["rest_port"]
+        self.grpc_port = ready["grpc_port"]
+        self._log = log_tail
+        _RUNNING.add(self)
+
+    @property
+    def url(self) -> str:
+        """The model's REST URL, ``http://HOST:PORT/v1/models/NAME``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.rest_port}/v1/models/{self.model_name}"
+
+    @property
+    def grpc_address(self) -> str:
+        return f"{self.host}:{self.grpc_port}"
+
+    @property
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def log(self) -> str:
+        """The server's recent log lines."""
+        return "".join(self._log)
+
+    def _request(self, path: str, body=None, timeout: float = 60.0):
+        data = None if body is None else json.dumps(body, allow_nan=True).encode()
+        req = urllib.request.Request(
+            self.url + path, data=data, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            try:
+                message = json.loads(err.read()).get("error", "")
+            except ValueError:
+                message = str(err)
+            raise ServingError(f"{err.code}: {message}") from None
+        except urllib.error.URLError as err:
+            state = "running" if self.running else f"exited ({self.proc.returncode})"
+            raise ServingError(
+                f"the model server is not reachable ({err.reason}; {state})."
+            ) from None
+
+    def status(self, version: int | None = None) -> dict:
+        return self._request(f"/versions/{version}" if version is not None else "")
+
+    def metadata(self, version: int | None = None) -> dict:
+        return self._request((f"/versions/{version}" if version is not None else "") + "/metadata")
+
+    def predict(self, instances=None, *, inputs=None, signature_name=None, version=None):
+        """REST ``:predict``: ``instances`` (rows) -> predictions, or ``inputs=`` (columns) ->
+        outputs. numpy arrays are accepted anywhere a JSON list is."""
+        if (instances is None) == (inputs is None):
+            raise ServingError("pass instances (row format) or inputs= (columnar), not both.")
+        body = (
+            {"instances": _jsonable(instances)} if inputs is None else {"inputs": _jsonable(inputs)}
+        )
+        if signature_name:
+            body["signature_name"] = signature_name
+        path = (f"/versions/{version}" if version is not None else "") + ":predict"
+        doc = self._request(path, body)
+        return doc["predictions"] if inputs is None else doc["outputs"]
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """Stop the server (SIGTERM, then SIGKILL after ``timeout``); returns its exit status."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                if stream:
+                    stream.close()
+            except OSError:
+                pass
+        _RUNNING.discard(self)
+        remove_cache_of(self.pid)  # what a killed server could not remove itself
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return (
+            f"<ModelServer {self.model_name} {state}: REST {self.url} gRPC {self.grpc_address} "
+            f"pid {self.pid}>"
+        )
+
+
+def remove_cache_of(pid: int) -> None:
+    """Remove the local cache of remote versions of the (exited) server ``pid``."""
+    import glob
+    import shutil
+    import tempfile
+
+    from .discovery import CACHE_PREFIX
+
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), f"{CACHE_PREFIX}{pid}-*")):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _jsonable(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        import base64
+
+        return {"b64": base64.b64encode(value).decode()}
+    return value
+
+
+def start_server(
+    base,
+    *,
+    model_name: str | None = None,
+    port: int = 0,
+    grpc_port: int = 0,
+    host: str = "127.0.0.1",
+    poll: float = DEFAULT_POLL_S,
+    version_policy: str = "latest",
+    labels=(),
+    python: str | None = None,
+    environments_dir=None,
+    timeout: float = START_TIMEOUT_S,
+    env: dict | None = None,
+    log_stream=None,
+) -> ModelServer:
+    """Start a model server for ``base`` and wait until it serves; raise :class:`ServingError`
+    with the server's own message when it cannot start (missing base, no version, port in use).
+
+    ``log_stream``: a text stream that receives the server's log lines as they come (the CLI
+    passes stderr); they are always kept in ``ModelServer.log()`` too.
+    """
+    base = os.fspath(base)
+    interpreter = serving_python(python, environments_dir)
+    kwargs = dict(
+        model_name=model_name or default_model_name(base),
+        port=port,
+        grpc_port=grpc_port,
+        host=host,
+        poll=poll,
+        version_policy=version_policy,
+        labels=list(labels or []),
+    )
+    argv = [interpreter, "-m", "jupyter_workbench.serving", *child_argv(base, kwargs), "--managed"]
+    child_env = dict(os.environ if env is None else env)
+    child_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    child_env.setdefault("PYTHONUNBUFFERED", "1")
+    # the child imports this very package (a source checkout may not be installed there)
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    child_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (package_root, child_env.get("PYTHONPATH", "")) if p
+    )
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_env,
+        start_new_session=True,  # a Ctrl-C in the notebook/terminal is not the server's
+    )
+    tail: collections.deque = collections.deque(maxlen=200)
+
+    def _drain_stderr():
+        for raw in iter(proc.stderr.readline, b""):
+            line = raw.decode("utf-8", "replace")
+            tail.append(line)
+            if log_stream is not None:
+                try:
+                    log_stream.write(line)
+                    log_stream.flush()
+                except (OSError, ValueError):
+                    pass
+
+    threading.Thread(target=_drain_stderr, name="serving-log", daemon=True).start()
+    events: list[dict] = []
+
+    def _read_stdout():
+        for raw in iter(proc.stdout.readline, b""):
+            line = raw.decode("utf-8", "replace").strip()
+            if line.startswith('{"event"'):
+                try:
+                    events.append(json.loads(line))
+                except ValueError:
+                    pass
+
+    reader = threading.Thread(target=_read_stdout, name="serving-events", daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    while True:
+        if events:
+            event = events[0]
+            break
+        if proc.poll() is not None:
+            reader.join(2)
+            if events:
+                event = events[0]
+                break
+            last = "".join(list(tail)[-5:]).strip()
+            raise ServingError(
+                f"the model server exited with status {proc.returncode} before serving"
+                + (f": {last}" if last else "")
+                + _missing_api_hint(last, interpreter)
+            )
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait(5)
+            raise ServingError(f"the model server did not start within {timeout:.0f} s.")
+        time.sleep(0.05)
+    if event.get("event") != "ready":
+        proc.wait(10)
+        raise ServingError(event.get("message") or "the model server failed to start.")
+    return ModelServer(proc, event, base, tail)
+
+
+def _missing_api_hint(log: str, interpreter: str) -> str:
+    if "tensorflow_serving" in log or "No module named 'grpc'" in log:
+        return (
+            f". {interpreter} lacks the TF Serving API: run '{interpreter} -m pip install "
+            "grpcio' and '... -m pip install --no-deps tensorflow-serving-api==2.21.0' (or "
+            "'jupyter workbench env create tf2' to repair the environment)."
+        )
+    return ""
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_RUNNING):
+        try:
+            server.stop(timeout=3)
+        except Exception:
+            pass

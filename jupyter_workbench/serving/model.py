@@ -1,0 +1,347 @@
+"""Loaded versions and the manager that follows the model base (runs in the TensorFlow process).
+
+:class:`Servable` is one loaded SavedModel version: its signature defs (as written in
+``saved_model.pb``, for metadata) and the concrete functions that run them. :class:`ModelManager`
+polls the base, loads what the version policy selects once it is complete and stable, replays its
+warmup records, marks it AVAILABLE, and only then unloads what it replaces. A version that fails
+to load is reported (state END with its error) and the previous one keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+import numpy as np
+
+from .discovery import ModelBase, select_versions
+from .status import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+
+log = logging.getLogger("jupyter_workbench.serving")
+
+DEFAULT_SIGNATURE = "serving_default"
+INIT_OP = "__saved_model_init_op"
+PREDICT_METHOD = "tensorflow/serving/predict"
+CLASSIFY_METHOD = "tensorflow/serving/classify"
+REGRESS_METHOD = "tensorflow/serving/regress"
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+MAX_WARMUP_RECORDS = 1000  # TF Serving's limit
+
+# ModelVersionStatus.State
+START, LOADING, AVAILABLE, UNLOADING, END = "START", "LOADING", "AVAILABLE", "UNLOADING", "END"
+
+
+class Servable:
+    """One loaded version."""
+
+    def __init__(self, version: int, path: str):
+        import tensorflow as tf
+        from tensorflow.core.protobuf import saved_model_pb2
+
+        self.version = version
+        self.path = path
+        sm = saved_model_pb2.SavedModel()
+        with open(os.path.join(path, "saved_model.pb"), "rb") as fh:
+            sm.ParseFromString(fh.read())
+        graphs = [mg for mg in sm.meta_graphs if "serve" in mg.meta_info_def.tags]
+        if not graphs:
+            raise ValueError("the SavedModel has no meta graph tagged 'serve'")
+        self.signature_defs = graphs[0].signature_def
+        self._loaded = tf.saved_model.load(path, tags=["serve"])
+        self.functions = {}
+        self.inputs: dict[
+            str, dict[str, tuple]
+        ] = {}  # sig -> name -> (np dtype|None, shape, tf dtype)
+        for name, fn in self._loaded.signatures.items():
+            if name == INIT_OP:
+                continue
+            self.functions[name] = fn
+            specs = fn.structured_input_signature[1]
+            self.inputs[name] = {
+                k: (
+                    None if s.dtype == tf.string else np.dtype(s.dtype.as_numpy_dtype),
+                    None if s.shape.rank is None else s.shape.as_list(),
+                    s.dtype,
+                )
+                for k, s in specs.items()
+            }
+        self.warmup_replayed = 0
+
+    def method(self, signature: str) -> str:
+        return (
+            self.signature_defs[signature].method_name if signature in self.signature_defs else ""
+        )
+
+    def signature(self, name: str | None) -> str:
+        name = name or DEFAULT_SIGNATURE
+        if name not in self.functions:
+            raise FailedPrecondition(
+                f'Serving signature name: "{name}" not found in signature def '
+                f"(signatures: {', '.join(sorted(self.functions)) or 'none'})"
+            )
+        return name
+
+    def input_map(self, signature: str) -> dict[str, tuple]:
+        return self.inputs[self.signature(signature)]
+
+    def run(self, signature: str, arrays: dict[str, np.ndarray], output_filter=()) -> dict:
+        """Run ``signature`` on ``{input: array}``; ``{output: ndarray}``."""
+        import tensorflow as tf
+
+        signature = self.signature(signature)
+        specs = self.inputs[signature]
+        missing = sorted(set(specs) - set(arrays))
+        extra = sorted(set(arrays) - set(specs))
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing input(s) {', '.join(missing)}")
+            if extra:
+                parts.append(f"unknown input(s) {', '.join(extra)}")
+            raise InvalidArgument(
+                f"signature '{signature}' expects inputs {', '.join(sorted(specs))}: "
+                + "; ".join(parts)
+            )
+        feed = {}
+        for key, value in arrays.items():
+            np_dtype, shape, tf_dtype = specs[key]
+            _check_shape(signature, key, value.shape, shape)
+            if np_dtype is not None and value.dtype != np_dtype:
+                if not np.can_cast(value.dtype, np_dtype, casting="same_kind"):
+                    raise InvalidArgument(
+                        f"input '{key}' of signature '{signature}' expects {tf_dtype.name}, "
+                        f"got {value.dtype.name}"
+                    )
+                value = value.astype(np_dtype)
+            elif np_dtype is None and value.dtype != object and value.dtype.kind not in "SU":
+                raise InvalidArgument(
+                    f"input '{key}' of signature '{signature}' expects string, got "
+                    f"{value.dtype.name}"
+                )
+            feed[key] = tf.constant(value, dtype=tf_dtype)
+        try:
+            out = self.functions[signature](**feed)
+        except (tf.errors.InvalidArgumentError, ValueError, TypeError) as err:
+            message = getattr(err, "message", None) or str(err)
+            raise InvalidArgument(message.strip().splitlines()[0][:2000]) from None
+        names = output_filter or out.keys()
+        result = {}
+        for name in names:
+            if name not in out:
+                raise InvalidArgument(
+                    f"output tensor alias not found in signature: {name} Outputs expected to be "
+                    f"in the set {{{','.join(sorted(out))}}}."
+                )
+            result[name] = out[name].numpy()
+        return result
+
+
+def _check_shape(signature, name, got, want) -> None:
+    if want is None:
+        return
+    if len(got) != len(want) or any(
+        w is not None and w != g for g, w in zip(got, want, strict=True)
+    ):
+        shown = "(" + ", ".join("-1" if w is None else str(w) for w in want) + ")"
+        raise InvalidArgument(
+            f"input '{name}' of signature '{signature}' has shape {tuple(got)}, the signature "
+            f"expects {shown} (-1: any size)"
+        )
+
+
+class VersionState:
+    def __init__(self, version: int):
+        self.version = version
+        self.state = START
+        self.error_code = "OK"
+        self.error_message = ""
+        self.fingerprint = None
+
+    def to_dict(self) -> dict:
+        return {
+            "version": str(self.version),
+            "state": self.state,
+            "status": {"error_code": self.error_code, "error_message": self.error_message},
+        }
+
+
+class ModelManager:
+    """Follows a model base: which versions are loaded, and which one answers a request."""
+
+    def __init__(
+        self, base: ModelBase, name: str, policy, labels=None, poll: float = 2.0, warmup_runner=None
+    ):
+        self.base = base
+        self.name = name
+        self.policy = policy
+        self.labels = dict(labels or {})
+        self.poll = poll
+        self.states: dict[int, VersionState] = {}
+        self.servables: dict[int, Servable] = {}
+        self._lock = threading.Lock()
+        self._previous_scan: dict[int, tuple | None] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.warmup_runner = warmup_runner  # callable(servable) -> records replayed
+
+    # ------------------------------------------------------------------ following the base
+
+    def poll_once(self) -> None:
+        scan = self.base.scan()
+        previous, self._previous_scan = self._previous_scan, scan
+        stable = [v for v, fp in scan.items() if fp is not None and previous.get(v) == fp]
+        candidates = []
+        for v in stable:
+            st = self.states.get(v)
+            failed = st is not None and st.state == END and st.error_code != "OK"
+            if failed and st.fingerprint == scan[v]:
+                continue  # failed already with these very files: do not retry
+            candidates.append(v)
+        desired = select_versions(candidates, self.policy)
+        for v in sorted(desired, reverse=True):
+            if v not in self.servables:
+                self._load(v, scan[v])
+        # unload what is no longer wanted, but never the last available one for a version
+        # whose replacement did not come up
+        wanted_up = [v for v in desired if v in self.servables]
+        for v in list(self.servables):
+            if v in desired:
+                continue
+            if v not in scan or wanted_up:
+                self._unload(v)
+
+    def _load(self, version: int, fingerprint) -> None:
+        st = VersionState(version)
+        st.fingerprint = fingerprint
+        with self._lock:
+            self.states[version] = st
+        st.state = LOADING
+        started = time.monotonic()
+        try:
+            path = self.base.local_path(version)
+            servable = Servable(version, path)
+            if self.warmup_runner is not None:
+                servable.warmup_replayed = self.warmup_runner(servable)
+        except Exception as err:
+            message = getattr(err, "message", None) or str(err) or type(err).__name__
+            message = message.strip().splitlines()[0] if message.strip() else type(err).__name__
+            st.state = END
+            st.error_code = _error_code(err)
+            st.error_message = f"loading version {version} failed: {type(err).__name__}: {message}"
+            log.warning("%s: %s", self.name, st.error_message)
+            self.base.release(version)
+            return
+        with self._lock:
+            self.servables[version] = servable
+            st.state = AVAILABLE
+        took = time.monotonic() - started
+        log.info(
+            "%s: version %d AVAILABLE (%.2f s, %d warmup records)",
+            *(self.name, version, took, servable.warmup_replayed),
+        )
+
+    def _unload(self, version: int) -> None:
+        with self._lock:
+            self.servables.pop(version, None)
+            st = self.states.get(version)
+            if st is not None:
+                st.state = END
+        self.base.release(version)
+        log.info("%s: version %d unloaded", self.name, version)
+
+    def start(self, first_wait: float = 0.25) -> None:
+        """Initial load (two scans ``first_wait`` apart), then poll in a thread."""
+        self.poll_once()
+        self._stop.wait(min(first_wait, self.poll))
+        self.poll_once()
+        self._thread = threading.Thread(target=self._run, name="version-poller", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll):
+            try:
+                self.poll_once()
+            except Exception:  # a flaky store must not kill the poller
+                log.exception("%s: polling %s failed", self.name, self.base.shown)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        with self._lock:
+            self.servables.clear()
+        self.base.close()
+
+    # ------------------------------------------------------------------ requests
+
+    def check_name(self, name: str, request: str) -> None:
+        if name != self.name:
+            raise NotFound(f"Servable not found for request: {request}")
+
+    def servable(self, name: str, version=None, label=None) -> Servable:
+        """The servable a request addresses (the highest available one by default)."""
+        if version is not None and label:
+            raise InvalidArgument(
+                f"Both model version ({version}) and model version label ({label}) cannot be "
+                "supplied."
+            )
+        if label:
+            self.check_name(name, f"Specific({name}, label {label})")
+            if label not in self.labels:
+                raise NotFound(f"Unrecognized servable version label: {label}")
+            version = self.labels[label]
+        if version is not None:
+            self.check_name(name, f"Specific({name}, {version})")
+            with self._lock:
+                found = self.servables.get(int(version))
+            if found is None:
+                raise NotFound(f"Servable not found for request: Specific({name}, {version})")
+            return found
+        self.check_name(name, f"Latest({name})")
+        with self._lock:
+            if not self.servables:
+                raise Unavailable(
+                    f"Servable not found for request: Latest({name}): no version is available yet"
+                )
+            return self.servables[max(self.servables)]
+
+    def status(self, name: str, version=None, label=None) -> list[dict]:
+        if name != self.name:
+            raise NotFound(f"Could not find any versions of model {name}")
+        if label:
+            if label not in self.labels:
+                raise NotFound(f"Unrecognized servable version label: {label}")
+            version = self.labels[label]
+        with self._lock:
+            states = sorted(self.states.values(), key=lambda s: -s.version)
+        if version is not None:
+            states = [s for s in states if s.version == int(version)]
+            if not states:
+                raise NotFound(f"Could not find version {version} of model {name}")
+        if not states:
+            raise NotFound(f"Could not find any versions of model {name}")
+        return [s.to_dict() for s in states]
+
+    def available_versions(self) -> list[int]:
+        with self._lock:
+            return sorted(self.servables)
+
+
+def _error_code(err) -> str:
+    if isinstance(err, FileNotFoundError):
+        return "NOT_FOUND"
+    name = type(err).__name__
+    for kind, code in _ERROR_CODES.items():
+        if kind in name:
+            return code
+    return "UNKNOWN"
+
+
+_ERROR_CODES = {
+    "NotFound": "NOT_FOUND",
+    "InvalidArgument": "INVALID_ARGUMENT",
+    "DataLoss": "DATA_LOSS",
+    "FailedPrecondition": "FAILED_PRECONDITION",
+}
