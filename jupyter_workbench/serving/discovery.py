@@ -3,7 +3,10 @@
 A model base is a directory of integer version directories (TF Serving's layout), on the local
 disk, on a mount (a mount path or ``mount://NAME/...``) or behind an fsspec URL. A version is
 *complete* when its directory holds ``saved_model.pb`` and nothing marks it as still being
-written; the export library never shows a half version under an integer name on local disks
+written: the export library's reservation marker (``<base>/.workbench-versions/N.G.json``, see
+:mod:`jupyter_workbench.export.reservation`) must not say ``reserved`` or ``abandoned`` (a
+version without a marker was not written by the workbench and is judged by its files alone).
+The export library never shows a half version under an integer name on local disks
 (it renames a hidden ``.tmp-*`` sibling into place), but object stores receive files one by one
 (``saved_model.pb`` last) and other tools may copy directories file by file. A version is
 therefore only loaded once it is complete *and* its listing (names, sizes, mtimes) is the same
@@ -16,11 +19,13 @@ the next one.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import tempfile
 
+from ..export.reservation import MARKER_DIR, MarkerStore
 from .errors import ServingError
 
 SAVED_MODEL_PB = "saved_model.pb"
@@ -65,6 +70,7 @@ class ModelBase:
             self.root = "/" + self.root.lstrip("/") if not os.path.isabs(self.root) else self.root
             self.fs = None
         self._cache_dir: str | None = None
+        self._final_markers: dict[str, bytes] = {}  # published/abandoned markers never change
 
     @property
     def local(self) -> bool:
@@ -103,10 +109,25 @@ class ModelBase:
     def scan(self) -> dict[int, tuple | None]:
         """``{version: fingerprint}`` of integer directories; ``None`` for incomplete ones."""
         found: dict[int, tuple | None] = {}
-        for name in self._list_names():
+        names = self._list_names()
+        writing = self._being_written() if MARKER_DIR in names else set()
+        for name in names:
             if name.isdigit():
-                found[int(name)] = self._fingerprint(name)
+                found[int(name)] = None if int(name) in writing else self._fingerprint(name)
         return found
+
+    def _being_written(self) -> set[int]:
+        """Versions whose current reservation marker is not ``published``."""
+        from ..export.reservation import Reservations
+
+        markers = _MarkerReader(self)
+        reservations = Reservations(markers)
+        writing = set()
+        for version in reservations.reserved_versions():
+            current = reservations.current(version)
+            if current is not None and current.state != "published":
+                writing.add(version)
+        return writing
 
     def _list_names(self) -> list[str]:
         if self.local:
@@ -193,6 +214,46 @@ class ModelBase:
         if self._cache_dir:
             shutil.rmtree(self._cache_dir, ignore_errors=True)
             self._cache_dir = None
+
+
+class _MarkerReader(MarkerStore):
+    """Read-only view of a base's reservation markers (one listing per scan)."""
+
+    def __init__(self, base: ModelBase):
+        self.base = base
+        self.folder = base._join(MARKER_DIR)
+        self._names: list[str] | None = None
+
+    def names(self) -> list[str]:
+        if self._names is None:
+            try:
+                if self.base.local:
+                    self._names = os.listdir(self.folder)
+                else:
+                    listed = self.base.fs.ls(self.folder, detail=False)
+                    self._names = [p.rstrip("/").rsplit("/", 1)[-1] for p in listed]
+            except (FileNotFoundError, NotADirectoryError):
+                self._names = []
+        return self._names
+
+    def read(self, name: str) -> bytes | None:
+        cached = self.base._final_markers.get(name)
+        if cached is not None:
+            return cached
+        try:
+            if self.base.local:
+                with open(os.path.join(self.folder, name), "rb") as fh:
+                    data = fh.read()
+            else:
+                data = self.base.fs.cat_file(f"{self.folder}/{name}")
+        except FileNotFoundError:
+            return None
+        try:
+            if json.loads(data).get("state") in ("published", "abandoned"):
+                self.base._final_markers[name] = data
+        except (ValueError, AttributeError):
+            pass
+        return data
 
 
 def _is_local_fs(fs) -> bool:

@@ -5,6 +5,7 @@ removed versions. One real server (a child process with TensorFlow) for the whol
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -233,9 +234,22 @@ def test_hot_reload_refusals_failures_and_removal(served):
     wait_for(lambda: states(server).get(1, ("",))[0] == "END", timeout=5)
     code, doc = http("POST", server.url + ":predict", {"instances": X.tolist()})
     np.testing.assert_allclose(doc["predictions"], _direct(v2.path, X), rtol=1e-5, atol=1e-6)
-    # and the half-written 3 and the hidden staging dir are never loaded
+    # and the half-written 3 and the hidden staging dir are never loaded, nor a complete
+    # version 6 that an export still holds reserved (its marker not yet "published")
+    shutil.copytree(v2.path, base / "6")
+    marker = base / ".workbench-versions" / "6.0.json"
+    record = {
+        "state": "reserved",
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "created": time.time(),
+        "renewed": time.time(),
+    }
+    marker.write_text(json.dumps(record))
     time.sleep(3 * POLL)
     assert set(states(server)) == {1, 2}
+    shutil.rmtree(base / "6")
+    marker.unlink()
     # When a broken version 5 appears (saved_model.pb but no variables)
     os.makedirs(base / "5")
     shutil.copyfile(os.path.join(served["v1"], "saved_model.pb"), base / "5" / "saved_model.pb")
