@@ -65,6 +65,12 @@ class Workbench(ExtensionApp):
         help="Python interpreter for server-side exports. Default: the tf2 environment's when it "
         "is ready, else the server's own interpreter if it has TensorFlow.",
     )
+    serving_python = Unicode(
+        "",
+        config=True,
+        help="Python interpreter for model servers started from the sidebar (needs TensorFlow "
+        "and tensorflow-serving-api). Default: export_python, else the tf2 environment's.",
+    )
     export_timeout = Int(
         3600, config=True, help="Seconds after which a server-side export is stopped."
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 # Resource modules, in registration order.
-RESOURCES = ["status", "exports", "environments", "session", "jobs", "mounts"]
+RESOURCES = ["status", "exports", "environments", "session", "jobs", "mounts", "serving"]
 
 
 def _modules():

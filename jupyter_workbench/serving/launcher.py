@@ -186,7 +186,88 @@ def _jsonable(value):
     return value
 
 
-def start_server(
+def start_server(base, *, timeout: float = START_TIMEOUT_S, **kwargs) -> ModelServer:
+    """Start a model server for ``base`` and wait until it serves; raise :class:`ServingError`
+    with the server's own message when it cannot start (missing base, no version, port in use).
+
+    Keywords: ``model_name``, ``port``/``grpc_port`` (0 = any free port), ``host``, ``poll``,
+    ``version_policy``, ``labels``, ``python``, ``environments_dir``, ``env`` and
+    ``log_stream`` (a text stream that receives the server's log lines as they come; they are
+    always kept in ``ModelServer.log()`` too).
+    """
+    return spawn_server(base, **kwargs).wait(timeout)
+
+
+class PendingServer:
+    """A model server process that has not said ``ready`` yet (see :func:`spawn_server`)."""
+
+    def __init__(self, proc: subprocess.Popen, base: str, interpreter: str, log_stream=None):
+        self.proc, self.base, self.interpreter = proc, base, interpreter
+        self.tail: collections.deque = collections.deque(maxlen=200)
+        self.events: list[dict] = []
+        self._log_stream = log_stream
+        threading.Thread(target=self._drain_stderr, name="serving-log", daemon=True).start()
+        self._reader = threading.Thread(
+            target=self._read_stdout, name="serving-events", daemon=True
+        )
+        self._reader.start()
+
+    def _drain_stderr(self) -> None:
+        for raw in iter(self.proc.stderr.readline, b""):
+            line = raw.decode("utf-8", "replace")
+            self.tail.append(line)
+            if self._log_stream is not None:
+                try:
+                    self._log_stream.write(line)
+                    self._log_stream.flush()
+                except (OSError, ValueError):
+                    pass
+
+    def _read_stdout(self) -> None:
+        for raw in iter(self.proc.stdout.readline, b""):
+            line = raw.decode("utf-8", "replace").strip()
+            if line.startswith('{"event"'):
+                try:
+                    self.events.append(json.loads(line))
+                except ValueError:
+                    pass
+
+    def wait(self, timeout: float = START_TIMEOUT_S) -> ModelServer:
+        """Block until the server serves (a :class:`ModelServer`) or fails (ServingError)."""
+        proc = self.proc
+        deadline = time.monotonic() + timeout
+        while not self.events:
+            if proc.poll() is not None:
+                self._reader.join(2)
+                if self.events:
+                    break
+                last = "".join(list(self.tail)[-5:]).strip()
+                raise ServingError(
+                    f"the model server exited with status {proc.returncode} before serving"
+                    + (f": {last}" if last else "")
+                    + _missing_api_hint(last, self.interpreter)
+                )
+            if time.monotonic() > deadline:
+                self.kill()
+                raise ServingError(f"the model server did not start within {timeout:.0f} s.")
+            time.sleep(0.05)
+        event = self.events[0]
+        if event.get("event") != "ready":
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+            raise ServingError(event.get("message") or "the model server failed to start.")
+        return ModelServer(proc, event, self.base, self.tail)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        remove_cache_of(self.proc.pid)
+
+
+def spawn_server(
     base,
     *,
     model_name: str | None = None,
@@ -198,15 +279,13 @@ def start_server(
     labels=(),
     python: str | None = None,
     environments_dir=None,
-    timeout: float = START_TIMEOUT_S,
     env: dict | None = None,
     log_stream=None,
-) -> ModelServer:
-    """Start a model server for ``base`` and wait until it serves; raise :class:`ServingError`
-    with the server's own message when it cannot start (missing base, no version, port in use).
+) -> PendingServer:
+    """Start the server process and return at once (call ``.wait()`` for the handle).
 
-    ``log_stream``: a text stream that receives the server's log lines as they come (the CLI
-    passes stderr); they are always kept in ``ModelServer.log()`` too.
+    The process is started from the calling thread: on Linux the server also exits when that
+    thread's process dies (``PR_SET_PDEATHSIG``), so call this from a long-lived thread.
     """
     base = os.fspath(base)
     interpreter = serving_python(python, environments_dir)
@@ -228,66 +307,18 @@ def start_server(
     child_env["PYTHONPATH"] = os.pathsep.join(
         p for p in (package_root, child_env.get("PYTHONPATH", "")) if p
     )
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=child_env,
-        start_new_session=True,  # a Ctrl-C in the notebook/terminal is not the server's
-    )
-    tail: collections.deque = collections.deque(maxlen=200)
-
-    def _drain_stderr():
-        for raw in iter(proc.stderr.readline, b""):
-            line = raw.decode("utf-8", "replace")
-            tail.append(line)
-            if log_stream is not None:
-                try:
-                    log_stream.write(line)
-                    log_stream.flush()
-                except (OSError, ValueError):
-                    pass
-
-    threading.Thread(target=_drain_stderr, name="serving-log", daemon=True).start()
-    events: list[dict] = []
-
-    def _read_stdout():
-        for raw in iter(proc.stdout.readline, b""):
-            line = raw.decode("utf-8", "replace").strip()
-            if line.startswith('{"event"'):
-                try:
-                    events.append(json.loads(line))
-                except ValueError:
-                    pass
-
-    reader = threading.Thread(target=_read_stdout, name="serving-events", daemon=True)
-    reader.start()
-    deadline = time.monotonic() + timeout
-    while True:
-        if events:
-            event = events[0]
-            break
-        if proc.poll() is not None:
-            reader.join(2)
-            if events:
-                event = events[0]
-                break
-            last = "".join(list(tail)[-5:]).strip()
-            raise ServingError(
-                f"the model server exited with status {proc.returncode} before serving"
-                + (f": {last}" if last else "")
-                + _missing_api_hint(last, interpreter)
-            )
-        if time.monotonic() > deadline:
-            proc.kill()
-            proc.wait(5)
-            raise ServingError(f"the model server did not start within {timeout:.0f} s.")
-        time.sleep(0.05)
-    if event.get("event") != "ready":
-        proc.wait(10)
-        raise ServingError(event.get("message") or "the model server failed to start.")
-    return ModelServer(proc, event, base, tail)
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_env,
+            start_new_session=True,  # a Ctrl-C in the notebook/terminal is not the server's
+        )
+    except OSError as err:
+        raise ServingError(f"cannot run {interpreter}: {err}") from None
+    return PendingServer(proc, base, interpreter, log_stream)
 
 
 def _missing_api_hint(log: str, interpreter: str) -> str:

@@ -197,3 +197,33 @@ def test_mounts_magic_lists_mounts_and_kernel_reads_through_them(kernel, state_d
     assert oss_class["stdout"].strip() == "WorkbenchOSSFileSystem", oss_class
     assert "nas: file://" in listed["stdout"] and "mnt/nas" in listed["stdout"]
     assert read["stdout"].strip() == "hi from nas", read
+
+
+def test_magic_serve_returns_a_handle_that_predicts_and_stops(kernel, tmp_path):
+    # Given an exported model (warmup records included)
+    kernel.run(
+        "import keras\n"
+        "inp = keras.Input((3,), name='x')\n"
+        "net = keras.Model(inp, keras.layers.Dense(2, name='y', kernel_initializer='ones')(inp))"
+    )
+    base = tmp_path / "served"
+    assert kernel.run(f"_ = %savedmodel net {base} --warmup 2")["error"] is None
+
+    # When the user serves it and calls it through the handle
+    out = kernel.run(f"server = %savedmodel serve {base} --poll 0.5")
+    check = kernel.run(
+        "u = server.url\n"
+        "print(u.startswith('http://127.0.0.1:'), u.endswith('/v1/models/served'))\n"
+        "print(server.predict([[1.0, 2.0, 3.0]]))\n"
+        "print(server.stop() is not None, server.running)"
+    )
+
+    # Then the handle answers like TF Serving and stops the process
+    assert out["error"] is None, out
+    assert "REST http://127.0.0.1:" in out["stdout"]
+    assert check["error"] is None, check
+    assert check["stdout"].splitlines() == ["True True", "[[6.0, 6.0]]", "True False"]
+    # and a wrong base is one clear message
+    bad = kernel.run(f"%savedmodel serve {tmp_path / 'nothing'}")
+    assert bad["error"] is not None and len(bad["error"]["traceback"]) == 1
+    assert "does not exist" in bad["error"]["traceback"][0]

@@ -1,0 +1,107 @@
+"""``workbench/api/serving``: model servers started through the Jupyter server, their status
+and signatures, TF Serving's REST API proxied behind Jupyter's auth, and stopping them."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+pytest.importorskip("tensorflow")
+pytest.importorskip("tensorflow_serving.apis")
+
+_MAKE = """
+import sys, keras
+from jupyter_workbench.export import export_savedmodel
+keras.utils.set_random_seed(0)
+inp = keras.Input((4,), name="image")
+model = keras.Model(inp, keras.layers.Dense(3, name="scores", kernel_initializer="ones")(inp))
+export_savedmodel(model, sys.argv[1], inputs="image", outputs="scores", progress=False)
+"""
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config):
+    config = dict(jp_server_config)
+    config["Workbench"] = dict(config.get("Workbench", {}), serving_python=sys.executable)
+    return config
+
+
+async def call(jp_fetch, *parts, method="GET", body=None, headers=None):
+    kwargs = {"method": method, "raise_error": False}
+    if method == "POST":
+        kwargs["body"] = body if isinstance(body, (bytes, str)) else json.dumps(body or {})
+    if headers is not None:
+        kwargs["headers"] = headers
+    r = await jp_fetch("workbench", "api", "serving", *parts, **kwargs)
+    return r.code, json.loads(r.body) if r.body else None
+
+
+async def test_start_try_and_stop_a_model_server(jp_fetch, jp_root_dir):
+    from tests.conftest import run_python
+
+    run_python(_MAKE, str(jp_root_dir / "models" / "net"))
+    # When the sidebar starts a server for a base under the root
+    code, info = await call(jp_fetch, method="POST", body={"base": "models/net", "poll": 0.5})
+    assert code == 201, info
+    assert info["name"] == "net" and info["state"] == "running"
+    assert info["api"] == "workbench/api/serving/net/v1/models/net"
+    try:
+        # Then it is listed, with its versions and an example request per signature
+        code, listed = await call(jp_fetch)
+        assert [s["name"] for s in listed] == ["net"]
+        code, details = await call(jp_fetch, "net")
+        assert details["model_version_status"][0]["state"] == "AVAILABLE"
+        sig = details["signatures"]["serving_default"]
+        assert sig["inputs"]["image"] == {"dtype": "DT_FLOAT", "shape": [-1, 4]}
+        assert sig["example"] == {"signature_name": "serving_default", "instances": [[0.0] * 4]}
+        # and TF Serving's REST API answers through the Jupyter server
+        body = {"instances": [[1.0, 2.0, 3.0, 4.0]]}
+        code, doc = await call(jp_fetch, "net", "v1", "models", "net:predict", method="POST",
+                               body=body)  # fmt: skip
+        assert code == 200 and doc["predictions"] == [[10.0, 10.0, 10.0]]
+        code, doc = await call(jp_fetch, "net", "v1", "models", "net:predict", method="POST",
+                               body={"instances": [[1.0]]})  # fmt: skip
+        assert code == 400 and "shape" in doc["error"]
+        code, doc = await call(jp_fetch, "net", "v1", "models", "net", "metadata")
+        assert code == 200 and "signature_def" in doc["metadata"]
+        # a second server with the same name is a conflict
+        code, doc = await call(jp_fetch, method="POST", body={"base": "models/net"})
+        assert code == 409 and "already running" in doc["message"]
+    finally:
+        # When it is stopped
+        code, stopped = await call(jp_fetch, "net", method="DELETE")
+    # Then its process is gone and it is no longer listed
+    assert code == 200 and stopped["state"] == "exited"
+    with pytest.raises(ProcessLookupError):
+        os.kill(stopped["pid"], 0)
+    assert (await call(jp_fetch))[1] == []
+    assert (await call(jp_fetch, "net"))[0] == 404
+
+
+async def test_bad_requests_are_clear_400s(jp_fetch, jp_root_dir):
+    for body, words in (
+        ({}, "base"),
+        ({"base": "../outside"}, "outside"),
+        ({"base": "missing"}, "does not exist"),
+        ({"base": "m", "version_policy": "newest"}, "version-policy"),
+        ({"base": "m", "poll": 0}, "poll"),
+        ({"base": "m", "model_name": "a/b"}, "model_name"),
+        ({"base": "m", "port": 1}, "port"),
+    ):
+        code, doc = await call(jp_fetch, method="POST", body=body)
+        assert code == 400 and words in doc["message"], (body, doc)
+    code, doc = await call(jp_fetch, method="POST", body="{not json")
+    assert code == 400
+    assert (await call(jp_fetch, "nope", "v1", "models", "nope"))[0] == 404
+
+
+async def test_every_route_needs_authentication(jp_fetch):
+    from tornado.httpclient import HTTPClientError
+
+    for parts in ((), ("x",), ("x", "v1", "models", "x")):
+        with pytest.raises(HTTPClientError) as err:
+            await jp_fetch("workbench", "api", "serving", *parts, headers={"Authorization": ""})
+        assert err.value.code == 403
