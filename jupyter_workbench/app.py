@@ -13,6 +13,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Int, List, Unicode, default
 
 from ._version import __version__
+from .session.activity import SessionPolicy
 
 
 class Workbench(ExtensionApp):
@@ -23,18 +24,27 @@ class Workbench(ExtensionApp):
     # Config lives on ``c.Workbench`` (DESIGN.md); the extension is loaded by jpserver_extensions.
     load_other_extensions = True
 
+    # The core objects, one per server (set in initialize_settings).
+    mounts = None  # storage.service.MountService
+    exports = None  # export.service.ExportService
+    environments = None  # environments.service.EnvironmentService
+    jobs = None  # session.jobs.JobManager
+    session = None  # session.activity.SessionPolicy
+
     session_absolute_timeout = Int(
-        10800,
+        SessionPolicy.absolute_timeout,
         config=True,
         help="Seconds from login until a browser session expires (PAI-DSW: 3 h). 0 = never.",
     )
     session_idle_timeout = Int(
-        0,
+        SessionPolicy.idle_timeout,
         config=True,
         help="Seconds without user activity until a browser session expires. 0 = off.",
     )
     session_warning = Int(
-        300, config=True, help="Seconds before expiry at which the frontend warns the user."
+        SessionPolicy.warning,
+        config=True,
+        help="Seconds before expiry at which the frontend warns the user.",
     )
     mount_dir = Unicode(
         "mnt", config=True, help="Folder under the server root where mounts appear (mnt/<name>)."
@@ -124,10 +134,46 @@ class Workbench(ExtensionApp):
         # The py3/tf2 kernelspecs come from the environments themselves (no writes to the
         # user's Jupyter dirs); needs ServerApp.kernel_spec_manager_class from our config file.
         attach_to_server(self.serverapp, self.environments_dir)
-        # The core objects, built once and handed to the handlers through the tornado settings.
+        # The core objects: built once from the traits (read here, once) and handed to the
+        # handlers through the tornado settings (``api.base.WorkbenchHandler.<capability>``).
         self.mounts = self._mount_service()
-        self.settings["workbench_mounts"] = self.mounts
+        self.exports = self._export_service()
+        self.environments = self._environment_service()
+        self.jobs = self.job_manager()
+        self.session = SessionPolicy(
+            self.session_absolute_timeout, self.session_idle_timeout, self.session_warning
+        )
+        self.settings.update(
+            workbench_mounts=self.mounts,
+            workbench_exports=self.exports,
+            workbench_environments=self.environments,
+            workbench_jobs=self.jobs,
+            workbench_session=self.session,
+        )
         self.log.info("jupyter-workbench %s loaded (root %s)", __version__, self.root_dir)
+
+    def _export_service(self):
+        from .export.service import ExportService
+
+        return ExportService(
+            self.root_dir,
+            export_python=self.export_python,
+            environments_dir=self.environments_dir,
+            timeout=self.export_timeout,
+            logger=self.log,
+        )
+
+    def _environment_service(self):
+        from .environments.service import EnvironmentService
+
+        return EnvironmentService(self.environments_dir, logger=self.log)
+
+    def job_manager(self):
+        """A ``JobManager`` over the server's root and environments (jobs live on disk, so a
+        new one finds every job an earlier one started)."""
+        from .session.jobs import JobManager
+
+        return JobManager(root_dir=self.root_dir, environments_dir=self.environments_dir)
 
     def _mount_service(self):
         """The server's ``MountService``: records mount_dir and the allowed roots for kernels
@@ -180,12 +226,10 @@ class Workbench(ExtensionApp):
         self.handlers.extend(collect_handlers())
 
     async def stop_extension(self):
-        from .api import stop_all
-
-        await stop_all(self)
-        mounts = getattr(self, "mounts", None)
-        if mounts is not None:
-            await mounts.stop()
+        # Exports are cancelled (they live in this process); jobs outlive the server.
+        for service in (self.exports, self.mounts):
+            if service is not None:
+                await service.stop()
 
 
 def _use_class(serverapp, trait: str, module: str, name: str) -> None:

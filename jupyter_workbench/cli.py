@@ -13,10 +13,11 @@ import sys
 from collections.abc import Callable, Sequence
 
 from ._version import __version__
+from .errors import WorkbenchError
 
 
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit status 1."""
+class CommandError(WorkbenchError):
+    """A user-facing failure of the command line itself: printed as one line, exit status 1."""
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -306,33 +307,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """Exception types that are the user's mistake: shown as one line, no traceback."""
-    errors: list[type[BaseException]] = [CommandError]
-    from .export import ExportError
-
-    errors.append(ExportError)
-    from .serving.errors import ServingError
-
-    errors.append(ServingError)
-    for module, name in (
-        ("jupyter_workbench.storage", "StorageError"),
-        ("jupyter_workbench.environments", "WorkbenchEnvError"),
-    ):
-        try:
-            errors.append(getattr(__import__(module, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(errors)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except _user_errors() as e:
-        print(f"error: {e}", file=sys.stderr)
+    except WorkbenchError as e:  # every library's user-facing errors (jupyter_workbench.errors)
+        print(f"error: {e.message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -11,34 +11,16 @@ import shlex
 
 from IPython.core.magic import Magics, line_magic, magics_class
 
+from .errors import WorkbenchError
+from .magic_base import MagicParser, WorkbenchMagicError
 
-class WorkbenchMagicError(Exception):
-    """Shown by IPython as its message alone (no traceback): it is the user's mistake."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
-
-    def _render_traceback_(self):
-        return [f"{self.kind}: {self}"]
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting the kernel."""
-
-    def error(self, message):
-        raise WorkbenchMagicError("UsageError", f"{message}\n{self.format_usage().strip()}")
-
-    def exit(self, status=0, message=None):
-        if message:
-            raise WorkbenchMagicError("UsageError", message.strip())
-        raise WorkbenchMagicError("UsageError", self.format_help())
+__all__ = ["WorkbenchMagicError", "WorkbenchMagics", "load_ipython_extension"]
 
 
 def _export_parser() -> argparse.ArgumentParser:
     from .export.options import add_export_arguments
 
-    p = _Parser(prog="%savedmodel", description="Export a model to DEST/<version>/.")
+    p = MagicParser(prog="%savedmodel", description="Export a model to DEST/<version>/.")
     add_export_arguments(p)
     return p
 
@@ -58,7 +40,7 @@ class WorkbenchMagics(Magics):
 
         MODEL is a variable of the notebook or a path. ``r = %savedmodel ...`` keeps the result.
         """
-        from .export import ExportError, export_savedmodel, inspect_savedmodel
+        from .export import export_savedmodel, inspect_savedmodel
         from .export.options import export_kwargs
 
         try:
@@ -79,8 +61,8 @@ class WorkbenchMagics(Magics):
             result = export_savedmodel(
                 source, args.destination, progress=True, **export_kwargs(args)
             )
-        except ExportError as e:
-            raise WorkbenchMagicError("ExportError", str(e)) from None
+        except WorkbenchError as e:
+            raise WorkbenchMagicError.from_error(e) from None
         print(result.summary())
         return result
 
@@ -89,10 +71,10 @@ class WorkbenchMagics(Magics):
         import importlib.util
         import sys
 
-        from .serving import ServingError, start_server
+        from .serving import start_server
         from .serving.options import add_serve_arguments, serve_kwargs
 
-        p = _Parser(prog="%savedmodel serve", description="Serve BASE over TF Serving's APIs.")
+        p = MagicParser(prog="%savedmodel serve", description="Serve BASE over TF Serving's APIs.")
         add_serve_arguments(p, ports_default_free=True)
         args = p.parse_args(argv)
         try:
@@ -100,8 +82,8 @@ class WorkbenchMagics(Magics):
             if not kwargs["python"] and importlib.util.find_spec("tensorflow") is not None:
                 kwargs["python"] = sys.executable  # this kernel's environment has TensorFlow
             server = start_server(args.base, **kwargs)
-        except ServingError as e:
-            raise WorkbenchMagicError("ServingError", str(e)) from None
+        except WorkbenchError as e:
+            raise WorkbenchMagicError.from_error(e) from None
         print(f"serving {server.model_name}: REST {server.url}  gRPC {server.grpc_address}")
         return server
 
@@ -123,7 +105,10 @@ class WorkbenchMagics(Magics):
         """List the workbench mounts with their local paths and URLs."""
         from . import mounts
 
-        rows = mounts.list_mounts()
+        try:
+            rows = mounts.list_mounts()
+        except WorkbenchError as e:
+            raise WorkbenchMagicError.from_error(e) from None
         if not rows:
             print("No mounts. Add one from the Workbench sidebar or `jupyter workbench mount add`.")
             return None

@@ -1,7 +1,8 @@
 """REST handlers under ``<base_url>workbench/api/``: one module per resource, each thin.
 
 Each resource module exposes ``handlers`` (a list of ``(relative pattern, class)``) and may
-expose ``FEATURE`` (a name for the status handshake) and ``async def stop(app)``.
+expose ``FEATURE`` (a name for the status handshake). The handlers only parse, call the core
+objects the extension built (``settings["workbench_<capability>"]``) and reply.
 """
 
 from __future__ import annotations
@@ -26,10 +27,3 @@ def collect_handlers() -> list[tuple]:
 
 def available_features() -> dict[str, bool]:
     return {m.FEATURE: True for m in _modules() if getattr(m, "FEATURE", None)}
-
-
-async def stop_all(app) -> None:
-    for module in _modules():
-        stop = getattr(module, "stop", None)
-        if stop is not None:
-            await stop(app)

@@ -1,8 +1,9 @@
 """Shared handler base: authentication, JSON bodies, and the one exception -> HTTP mapping.
 
-Libraries raise their own errors (``storage.errors`` and friends: each carries ``http_status``
-and ``category``); handlers let them propagate, and ``WorkbenchHandler`` answers them with that
-status and ``{"message"}`` (``http_error``). The contents bridge uses the same ``http_error``.
+Libraries raise ``WorkbenchError`` subclasses (``jupyter_workbench.errors``: each carries
+``http_status`` and ``category``); handlers let them propagate, and ``WorkbenchHandler`` answers
+them with that status and ``{"message"}`` (``http_error``). The contents bridge uses the same
+``http_error``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..storage.errors import StorageError, http_status_for
+from ..errors import WorkbenchError, http_status_for
 
 API = "workbench/api"
 
@@ -29,7 +30,7 @@ def http_error(exc: BaseException, api_path: str = "") -> web.HTTPError:
         return exc
     status = http_status_for(exc)
     where = f": {api_path}" if api_path else ""
-    if isinstance(exc, StorageError):
+    if isinstance(exc, WorkbenchError):
         message = exc.message
     elif isinstance(exc, FileNotFoundError):
         message = f"No such file or directory{where}" if where else str(exc)
@@ -49,6 +50,12 @@ def http_error(exc: BaseException, api_path: str = "") -> web.HTTPError:
     else:
         message = str(exc) or type(exc).__name__
     return web.HTTPError(status, message)
+
+
+def _core(capability: str, what: str) -> property:
+    """A handler property for the server's core object of ``capability``."""
+    key = f"workbench_{capability}"
+    return property(lambda self: self.settings[key], doc=f"The server's ``{what}``.")
 
 
 class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
@@ -71,10 +78,12 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
         """The ``Workbench`` extension app (its traitlets are the configuration)."""
         return self.extensionapp
 
-    @property
-    def mounts(self):
-        """The server's ``MountService`` (built once by the extension)."""
-        return self.settings["workbench_mounts"]
+    # The core objects, built once by the extension (``Workbench.initialize_settings``).
+    mounts = _core("mounts", "storage.service.MountService")
+    exports = _core("exports", "export.service.ExportService")
+    environments = _core("environments", "environments.service.EnvironmentService")
+    jobs = _core("jobs", "session.jobs.JobManager")
+    session = _core("session", "session.activity.SessionPolicy (the login timeouts)")
 
     def int_argument(self, name: str, default: int) -> int:
         """Query parameter ``name`` as an integer, or a 400 naming it."""

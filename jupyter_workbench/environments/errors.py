@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from ..errors import WorkbenchError
 
-class WorkbenchEnvError(RuntimeError):
+# HTTP status by ``kind`` (every other kind is a 400).
+_STATUS_FOR_KIND = {"unknown": 404, "busy": 409, "not-ready": 409}
+
+
+class WorkbenchEnvError(WorkbenchError, RuntimeError):
     """A user-facing environment problem, with a message that says what to do.
 
     ``str(err)`` is the clear, one-paragraph message (safe to show in the UI or the CLI).
@@ -23,10 +28,14 @@ class WorkbenchEnvError(RuntimeError):
         details: str = "",
     ) -> None:
         super().__init__(message)
-        self.message = message
         self.environment = environment
         self.kind = kind
         self.details = details
 
-    def __str__(self) -> str:
-        return self.message
+    @property
+    def category(self) -> str:
+        return self.kind
+
+    @property
+    def http_status(self) -> int:
+        return _STATUS_FOR_KIND.get(self.kind, 400)

@@ -1,9 +1,11 @@
-"""The one error type of the export library."""
+"""The export library's errors (``jupyter_workbench.errors`` protocol: status and category)."""
 
 from __future__ import annotations
 
+from ..errors import WorkbenchError
 
-class ExportError(ValueError):
+
+class ExportError(WorkbenchError, ValueError):
     """A user-facing export failure.
 
     The message names the input that was wrong and what to do about it. Raised without a
@@ -11,3 +13,17 @@ class ExportError(ValueError):
     model, an existing version, ...), so that the magic, the CLI and the REST API can show it
     as one line.
     """
+
+
+class ExportNotFoundError(ExportError, LookupError):
+    """No server-side export with that id."""
+
+    category = "not_found"
+    http_status = 404
+
+
+class ExportUnavailableError(ExportError):
+    """Exports cannot run here now (no interpreter with TensorFlow): a 409 saying how to fix it."""
+
+    category = "unavailable"
+    http_status = 409

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..errors import WorkbenchError
 
-class ServingError(Exception):
+
+class ServingError(WorkbenchError):
     """A user-facing failure to start or reach a model server: one clear message."""

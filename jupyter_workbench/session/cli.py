@@ -12,9 +12,8 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
 
-from .jobs import Job, JobError, JobManager
+from .jobs import Job, JobManager
 
 
 def _when(t: float | None) -> str:
@@ -87,19 +86,6 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """A user mistake (unknown id, bad path) is one line on stderr and status 1."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return func(args)
-        except JobError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 1
-
-    return run
-
-
 def add_job_commands(subparsers) -> None:
     """Add ``job run|list|status|log|cancel`` to the ``jupyter workbench`` parser."""
     p = subparsers.add_parser(
@@ -121,22 +107,22 @@ def add_job_commands(subparsers) -> None:
     )
     run.add_argument("--wait", action="store_true", help="wait until the job has finished")
     run.add_argument("--json", action="store_true", help="print the job as JSON")
-    run.set_defaults(func=_guarded(_cmd_run))
+    run.set_defaults(func=_cmd_run)
 
     ls = sub.add_parser("list", help="list jobs")
     ls.add_argument("--json", action="store_true", help="print the jobs as JSON")
-    ls.set_defaults(func=_guarded(_cmd_list))
+    ls.set_defaults(func=_cmd_list)
 
     status = sub.add_parser("status", help="show a job's state")
     status.add_argument("id")
     status.add_argument("--json", action="store_true", help="print the job as JSON")
-    status.set_defaults(func=_guarded(_cmd_status))
+    status.set_defaults(func=_cmd_status)
 
     log = sub.add_parser("log", help="print the end of a job's output")
     log.add_argument("id")
     log.add_argument("--bytes", type=int, default=64 * 1024, help="how much (default 64 KiB)")
-    log.set_defaults(func=_guarded(_cmd_log))
+    log.set_defaults(func=_cmd_log)
 
     cancel = sub.add_parser("cancel", help="stop a running job (its whole process group)")
     cancel.add_argument("id")
-    cancel.set_defaults(func=_guarded(_cmd_cancel))
+    cancel.set_defaults(func=_cmd_cancel)

@@ -29,7 +29,7 @@ from typing import Any
 
 from jupyter_server.auth.identity import PasswordIdentityProvider, User
 from tornado import web
-from traitlets import Bool
+from traitlets import Bool, Int
 from traitlets.config import Config, DeferredConfig
 
 from .activity import SessionPolicy, SessionTimes, is_user_activity
@@ -41,10 +41,9 @@ _USER_FIELDS = ("username", "name", "display_name", "initials", "avatar_url", "c
 
 
 def policy_from_config(config: Config) -> SessionPolicy:
-    """``c.Workbench.session_*`` read from a config object, with the trait defaults."""
-    from ..app import Workbench
-
-    traits = Workbench.class_traits()
+    """``c.Workbench.session_*`` read from a config object (before the extension has started;
+    the defaults are ``SessionPolicy``'s, which the ``Workbench`` traits share)."""
+    defaults = SessionPolicy()
     section = config.get("Workbench", {}) if config else {}
     values: dict[str, int] = {}
     for field, name in (
@@ -52,23 +51,18 @@ def policy_from_config(config: Config) -> SessionPolicy:
         ("idle_timeout", "session_idle_timeout"),
         ("warning", "session_warning"),
     ):
-        trait = traits[name]
-        value: Any = section.get(name, trait.default_value)
+        value: Any = section.get(name, getattr(defaults, field))
         if isinstance(value, DeferredConfig):  # from the command line, not yet typed
-            value = value.get_value(trait)
+            value = value.get_value(Int())
         values[field] = int(value)
     return SessionPolicy(**values)
 
 
 def session_policy(handler: web.RequestHandler | None, config: Config | None) -> SessionPolicy:
-    """The live ``Workbench`` extension's timeouts, else those in the server config."""
-    app = handler.settings.get("workbench") if handler is not None else None
-    if app is not None and hasattr(app, "session_absolute_timeout"):
-        return SessionPolicy(
-            int(app.session_absolute_timeout),
-            int(app.session_idle_timeout),
-            int(app.session_warning),
-        )
+    """The running extension's policy (its traits, read once), else the server config's."""
+    policy = handler.settings.get("workbench_session") if handler is not None else None
+    if isinstance(policy, SessionPolicy):
+        return policy
     return policy_from_config(config or Config())
 
 

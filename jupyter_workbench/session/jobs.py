@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import WorkbenchError
+
 STATE_DIR_ENV = "JUPYTER_WORKBENCH_STATE_DIR"
 STATES = ("running", "succeeded", "failed", "cancelled")
 FINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
@@ -42,16 +44,22 @@ KINDS = {".ipynb": "notebook", ".py": "python", ".sh": "shell"}
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class JobError(Exception):
+class JobError(WorkbenchError):
     """A user-facing problem with a job request (bad path, unknown environment): a 400."""
 
 
 class JobNotFound(JobError):
     """No job with that id: a 404."""
 
+    category = "not_found"
+    http_status = 404
+
 
 class JobConflict(JobError):
     """The job cannot do that in its state (cancel a finished job): a 409."""
+
+    category = "conflict"
+    http_status = 409
 
 
 def default_state_dir() -> Path:

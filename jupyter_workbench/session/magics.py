@@ -15,11 +15,12 @@ import argparse
 import os
 import shlex
 
+from ..errors import WorkbenchError
+from ..magic_base import MagicParser, WorkbenchMagicError
+
 
 def _parser() -> argparse.ArgumentParser:
-    from ..magics import _Parser
-
-    p = _Parser(prog="%%background", description="Run this cell as a background job.")
+    p = MagicParser(prog="%%background", description="Run this cell as a background job.")
     p.add_argument(
         "--environment",
         "-e",
@@ -31,8 +32,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def background(line: str, cell: str):
     """Run the cell's code as a background job; prints its id and how to follow it."""
-    from ..magics import WorkbenchMagicError
-    from .jobs import JobError, JobManager
+    from .jobs import JobManager
 
     try:
         args = _parser().parse_args(shlex.split(line))
@@ -42,8 +42,8 @@ def background(line: str, cell: str):
         job = JobManager().submit_code(
             cell, args.environment, cwd=os.getcwd(), name=args.name or None
         )
-    except JobError as e:
-        raise WorkbenchMagicError("JobError", str(e)) from None
+    except WorkbenchError as e:
+        raise WorkbenchMagicError.from_error(e) from None
     print(
         f"Background job {job.id} started ({job.environment}). Follow it in the Workbench "
         f"sidebar (Session & jobs) or with: jupyter workbench job log {job.id}"

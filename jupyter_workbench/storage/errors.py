@@ -22,19 +22,14 @@ frontend, and a rejected key is a problem with what the user entered.
 
 from __future__ import annotations
 
+from ..errors import WorkbenchError, http_status_for  # noqa: F401 - part of the storage API
 
-class StorageError(Exception):
+
+class StorageError(WorkbenchError):
     """Base class: ``category`` and ``http_status`` let callers map errors without isinstance."""
 
     category = "error"
     http_status = 500
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-    def to_dict(self) -> dict:
-        return {"message": self.message, "category": self.category}
 
 
 class MountError(StorageError):
@@ -79,16 +74,10 @@ class StorageCredentialsError(StorageError, PermissionError):
         super().__init__(message)
         self.code = code
 
-    def __str__(self) -> str:
-        return self.message
-
 
 class ReadOnlyMountError(StorageError, PermissionError):
     category = "read_only"
     http_status = 403
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class StorageUnavailableError(StorageError, ConnectionError):
@@ -97,27 +86,9 @@ class StorageUnavailableError(StorageError, ConnectionError):
     category = "unavailable"
     http_status = 502
 
-    def __str__(self) -> str:
-        return self.message
-
 
 class MountUnreachableError(StorageUnavailableError):
     """Adding a mount failed because its store did not answer: the endpoint the user entered
     is what to fix, so a 400 (an existing mount's store failing is a 502)."""
 
     http_status = 400
-
-
-def http_status_for(exc: BaseException) -> int:
-    """The status a REST handler should answer for ``exc`` (500 only for real bugs)."""
-    if isinstance(exc, StorageError):
-        return exc.http_status
-    if isinstance(exc, FileNotFoundError):
-        return 404
-    if isinstance(exc, FileExistsError):
-        return 409
-    if isinstance(exc, (IsADirectoryError, NotADirectoryError, ValueError)):
-        return 400
-    if isinstance(exc, PermissionError):
-        return 403
-    return 500

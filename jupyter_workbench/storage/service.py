@@ -26,6 +26,7 @@ Nothing here imports jupyter_server or tornado.
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import json
 import logging
@@ -120,22 +121,19 @@ def request_secrets(url: str, options: dict | None) -> list[str]:
 
 
 def scrubbed(exc: BaseException, secrets) -> BaseException:
-    """``exc`` itself when its message holds none of ``secrets``, else a copy of the same
-    category (``StorageError``) or a ``ValueError`` whose message has them replaced by ***."""
+    """``exc`` itself when its message holds none of ``secrets``, else a copy of the same class
+    whose message has them replaced by ***."""
     message = exc.message if isinstance(exc, StorageError) else str(exc)
     clean = scrub(message, secrets)
     if clean == message:
         return exc
-    if isinstance(exc, StorageError):
-        copy = StorageError.__new__(type(exc))
-        StorageError.__init__(copy, clean)
-        copy.__dict__.update({k: v for k, v in exc.__dict__.items() if k != "message"})
-        copy.message = clean
-        copy.args = (clean,)
-        return copy
     try:
+        if isinstance(exc, StorageError):  # keep its class and attributes (code, ...)
+            clone = copy.copy(exc)
+            clone.args, clone.message = (clean,), clean
+            return clone
         return type(exc)(clean)
-    except Exception:  # noqa: BLE001 - an exception type that takes other arguments
+    except Exception:  # noqa: BLE001 - an exception that cannot be rebuilt
         return ValueError(clean)
 
 

@@ -119,13 +119,14 @@ async def test_a_restarted_server_finds_the_running_job_and_its_result(
     [workbench] = list(app)
 
     # When the server forgets everything it held in memory (as a restart does)
-    first = workbench._jobs_manager
-    del workbench._jobs_manager
+    settings = jp_serverapp.web_app.settings
+    first = settings["workbench_jobs"]
+    settings["workbench_jobs"] = workbench.job_manager()
 
     # Then the new manager finds the job running
     _, found = await api(jp_fetch, job["id"])
     assert found["state"] == "running" and found["pid"] == job["pid"]
-    assert workbench._jobs_manager is not first
+    assert settings["workbench_jobs"] is not first and not settings["workbench_jobs"]._children
     # and later its result
     flag.write_text("go")
     done = await wait_done(jp_fetch, job["id"])

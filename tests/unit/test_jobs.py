@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -247,12 +246,9 @@ def test_a_notebook_with_an_unknown_kernel_is_refused(manager, root):
 
 
 def _cli(argv):
-    from jupyter_workbench.session.cli import add_job_commands
+    from jupyter_workbench.cli import main
 
-    parser = argparse.ArgumentParser(prog="jupyter workbench")
-    add_job_commands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return main(argv)
 
 
 def test_cli_runs_lists_and_shows_jobs(state_dir, tmp_path, monkeypatch, capsys):

@@ -1,0 +1,222 @@
+"""``ExportService``: the server's exports of model files, one service per server.
+
+Each export runs ``python -m jupyter_workbench.export.worker`` in a subprocess with the
+interpreter that has TensorFlow (``c.Workbench.export_python``, else the tf2 environment's), so
+the server never imports TensorFlow and a crashing export cannot take the server down. The
+worker speaks JSON lines: ``{"event": "progress", "fraction", "message"}`` ... then
+``{"event": "done", "result"}`` or ``{"event": "error", "message"}``. Exports live in memory
+and are cancelled when the server stops (``stop``).
+
+Errors follow the ``jupyter_workbench.errors`` protocol (``ExportError``: 400,
+``ExportNotFoundError``: 404, ``ExportUnavailableError``: 409). No Jupyter imports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any
+
+from .errors import ExportError, ExportNotFoundError, ExportUnavailableError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExportJob:
+    id: str
+    source: str
+    destination: str
+    state: str = "queued"
+    progress: float = 0.0
+    message: str = "queued"
+    result: dict | None = None
+    error: str | None = None
+    created_at: float = dc_field(default_factory=time.time)
+    ended_at: float | None = None
+    process: asyncio.subprocess.Process | None = None
+    task: asyncio.Task | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {
+            "id": self.id,
+            "source": self.source,
+            "destination": self.destination,
+            "state": self.state,
+            "progress": self.progress,
+            "message": self.message,
+            "created_at": self.created_at,
+            "ended_at": self.ended_at,
+        }
+        if self.result is not None:
+            d["result"] = self.result
+        if self.error is not None:
+            d["error"] = self.error
+        return d
+
+
+def resolve_export_python(export_python: str = "", environments_dir=None) -> str:
+    """The interpreter for server-side exports (``ExportUnavailableError`` saying how to get
+    one)."""
+    if export_python:
+        if not os.access(export_python, os.X_OK):
+            raise ExportUnavailableError(
+                f"c.Workbench.export_python '{export_python}' is not an executable."
+            )
+        return export_python
+    try:
+        from ..environments import environment_python
+
+        tf2 = environment_python("tf2", environments_dir)
+    except Exception:  # noqa: BLE001 - environments not provisioned / module unavailable
+        tf2 = None
+    if tf2:
+        return str(tf2)
+    if importlib.util.find_spec("tensorflow") is not None:
+        return sys.executable
+    raise ExportUnavailableError(
+        "No Python with TensorFlow for exports: run 'jupyter workbench env create tf2' "
+        "or set c.Workbench.export_python."
+    )
+
+
+def resolve_under_root(root: str, path: str, what: str, *, must_exist: bool) -> str:
+    """An API path (relative to the server root) as an absolute path, refusing escapes."""
+    if not isinstance(path, str) or not path or "\x00" in path:
+        raise ExportError(f"The {what} path is empty or invalid.")
+    if os.path.isabs(path):
+        raise ExportError(f"The {what} path must be relative to the server root: {path!r}.")
+    try:
+        full = os.path.realpath(os.path.join(root, path))
+    except (OSError, ValueError) as e:
+        raise ExportError(f"The {what} path {path!r} is not usable: {e}") from None
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([full, real_root]) != real_root:
+        raise ExportError(f"The {what} path {path!r} is outside the server root.")
+    if must_exist and not os.path.exists(full):
+        raise ExportError(f"The {what} {path!r} does not exist.")
+    return full
+
+
+class ExportService:
+    """Runs and remembers the server's export subprocesses."""
+
+    def __init__(
+        self,
+        root_dir: str,
+        *,
+        export_python: str = "",
+        environments_dir=None,
+        timeout: float = 3600,
+        logger: logging.Logger | None = None,
+    ):
+        self.root_dir = root_dir
+        self.export_python = export_python
+        self.environments_dir = environments_dir
+        self.timeout = timeout
+        self.log = logger or log
+        self.jobs: dict[str, ExportJob] = {}
+
+    def start(self, source: str, destination: str, options: dict | None = None) -> ExportJob:
+        """Start exporting ``source`` (a path under the root) to ``destination`` (a path under
+        the root or an fsspec URL); ``options`` go to ``export_savedmodel`` as they are."""
+        request = {
+            "source": resolve_under_root(self.root_dir, source, "source", must_exist=True),
+            "destination": destination
+            if "://" in destination
+            else resolve_under_root(self.root_dir, destination, "destination", must_exist=False),
+            **(options or {}),
+        }
+        python = resolve_export_python(self.export_python, self.environments_dir)
+        job = ExportJob(id=uuid.uuid4().hex, source=source, destination=destination)
+        self.jobs[job.id] = job
+        job.task = asyncio.ensure_future(self._run(job, python, request))
+        return job
+
+    def list(self) -> list[ExportJob]:
+        return sorted(self.jobs.values(), key=lambda j: j.created_at)
+
+    def get(self, job_id: str) -> ExportJob:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise ExportNotFoundError(f"No export with id {job_id!r}.")
+        return job
+
+    async def _run(self, job: ExportJob, python: str, request: dict) -> None:
+        env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0", TF_CPP_MIN_LOG_LEVEL="2")
+        try:
+            job.process = await asyncio.create_subprocess_exec(
+                python,
+                "-m",
+                "jupyter_workbench.export.worker",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=self.root_dir,
+                env=env,
+                limit=16 * 1024 * 1024,
+            )
+        except OSError as e:
+            self._finish(job, error=f"Could not start the export interpreter {python}: {e}")
+            return
+        job.state, job.message = "running", "starting"
+        job.process.stdin.write(json.dumps(request).encode())
+        job.process.stdin.close()
+        stderr_task = asyncio.ensure_future(job.process.stderr.read())
+        try:
+            await asyncio.wait_for(self._read_events(job), timeout=self.timeout)
+        except asyncio.TimeoutError:
+            job.process.kill()
+            self._finish(job, error=f"The export took longer than {self.timeout} s.")
+        code = await job.process.wait()
+        stderr = (await stderr_task).decode(errors="replace").strip()
+        if job.state == "running":
+            tail = stderr.splitlines()[-1] if stderr else ""
+            why = "cancelled" if code < 0 else f"exited with code {code}"
+            self._finish(job, error=f"The export process {why}. {tail}".strip())
+        if stderr and job.state == "failed":
+            self.log.debug("export %s stderr:\n%s", job.id, stderr)
+
+    async def _read_events(self, job: ExportJob) -> None:
+        async for line in job.process.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # stray print from a library: not part of the protocol
+            kind = event.get("event")
+            if kind == "progress":
+                job.progress = float(event.get("fraction", job.progress))
+                job.message = str(event.get("message", job.message))
+            elif kind == "done":
+                self._finish(job, result=event.get("result"))
+            elif kind == "error":
+                self._finish(job, error=str(event.get("message", "The export failed.")))
+
+    def _finish(self, job: ExportJob, *, result=None, error=None) -> None:
+        if job.state in ("done", "failed"):
+            return
+        job.ended_at = time.time()
+        if error is None:
+            job.state, job.progress, job.message, job.result = "done", 1.0, "done", result
+        else:
+            job.state, job.message, job.error = "failed", "failed", error
+
+    async def cancel(self, job: ExportJob) -> None:
+        if job.process is not None and job.process.returncode is None:
+            job.process.kill()
+            self._finish(job, error="Cancelled by the user.")
+            if job.task is not None:
+                await asyncio.wait([job.task], timeout=10)
+
+    async def stop(self) -> None:
+        """Server shutdown: cancel every running export."""
+        for job in list(self.jobs.values()):
+            await self.cancel(job)
