@@ -30,6 +30,7 @@ class Workbench(ExtensionApp):
     environments = None  # environments.service.EnvironmentService
     jobs = None  # session.jobs.JobManager
     session = None  # session.activity.SessionPolicy
+    serving = None  # api.serving.ServingService
 
     session_absolute_timeout = Int(
         SessionPolicy.absolute_timeout,
@@ -143,7 +144,15 @@ class Workbench(ExtensionApp):
         self.session = SessionPolicy(
             self.session_absolute_timeout, self.session_idle_timeout, self.session_warning
         )
+        from .api.serving import ServingService
+
+        self.serving = ServingService(
+            self.root_dir,
+            python=self.serving_python or self.export_python,
+            environments_dir=self.environments_dir,
+        )
         self.settings.update(
+            workbench_serving=self.serving,
             workbench_mounts=self.mounts,
             workbench_exports=self.exports,
             workbench_environments=self.environments,
@@ -226,7 +235,9 @@ class Workbench(ExtensionApp):
         self.handlers.extend(collect_handlers())
 
     async def stop_extension(self):
-        # Exports are cancelled (they live in this process); jobs outlive the server.
+        # Exports and model servers are stopped (they live with this process); jobs outlive it.
+        if self.serving is not None:
+            self.serving.stop_all()
         for service in (self.exports, self.mounts):
             if service is not None:
                 await service.stop()

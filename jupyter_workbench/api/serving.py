@@ -25,8 +25,8 @@ import time
 
 from tornado import httpclient, web
 
+from ..export.service import resolve_under_root
 from .base import API, WorkbenchHandler, field
-from .exports import resolve_under_root
 
 FEATURE = "serving"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -87,20 +87,19 @@ def describe_signatures(metadata: dict) -> dict:
 
 
 class ServingService:
-    """The model servers of this Jupyter server."""
+    """The model servers of this Jupyter server (built once by the extension)."""
 
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, root_dir: str, *, python: str | None = None, environments_dir=None):
+        self.root_dir = root_dir
+        self.python = python or None
+        self.environments_dir = environments_dir
         self.servers: dict[str, dict] = {}  # name -> {"server", "base", "started_at", ...}
         self._starting: set[str] = set()
-
-    def _python(self) -> str | None:
-        return getattr(self.app, "serving_python", "") or self.app.export_python or None
 
     def _base(self, base: str) -> str:
         if "://" in base:
             return base
-        return resolve_under_root(self.app.root_dir, base, "model base", must_exist=False)
+        return resolve_under_root(self.root_dir, base, "model base", must_exist=False)
 
     async def start(self, body: dict) -> dict:
         from ..serving import ServingError
@@ -137,8 +136,8 @@ class ServingService:
                 poll=float(poll),
                 version_policy=policy,
                 labels=labels,
-                python=self._python(),
-                environments_dir=self.app.environments_dir,
+                python=self.python,
+                environments_dir=self.environments_dir,
                 env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0", TF_CPP_MIN_LOG_LEVEL="2"),
             )
             loop = asyncio.get_running_loop()
@@ -215,40 +214,33 @@ class ServingService:
         self.servers.clear()
 
 
-def service(app) -> ServingService:
-    svc = getattr(app, "_serving_service", None)
-    if svc is None:
-        svc = app._serving_service = ServingService(app)
-    return svc
-
-
 class ServersHandler(WorkbenchHandler):
     @web.authenticated
     def get(self):
-        svc = service(self.workbench)
+        svc = self.serving
         self.reply([svc.info(name) for name in sorted(svc.servers)])
 
     @web.authenticated
     async def post(self):
-        info = await service(self.workbench).start(self.json_body(allowed=_FIELDS))
+        info = await self.serving.start(self.json_body(allowed=_FIELDS))
         self.reply(info, status=201)
 
 
 class ServerHandler(WorkbenchHandler):
     @web.authenticated
     async def get(self, name: str):
-        self.reply(await service(self.workbench).details(name))
+        self.reply(await self.serving.details(name))
 
     @web.authenticated
     def delete(self, name: str):
-        self.reply(service(self.workbench).stop(name))
+        self.reply(self.serving.stop(name))
 
 
 class ProxyHandler(WorkbenchHandler):
     """TF Serving's REST API of one server, passed through as it answers."""
 
     async def _proxy(self, name: str, path: str, method: str):
-        response = await service(self.workbench).fetch(name, path, method, self.request.body)
+        response = await self.serving.fetch(name, path, method, self.request.body)
         self.set_status(response.code)
         self.set_header("Content-Type", "application/json")
         self.finish(response.body)
@@ -260,12 +252,6 @@ class ProxyHandler(WorkbenchHandler):
     @web.authenticated
     async def post(self, name: str, path: str):
         await self._proxy(name, path, "POST")
-
-
-async def stop(app) -> None:
-    svc = getattr(app, "_serving_service", None)
-    if svc is not None:
-        svc.stop_all()
 
 
 handlers = [
