@@ -20,6 +20,11 @@ class                                      category           HTTP
 
 from __future__ import annotations
 
+import errno
+
+# OS errors that a request's input causes (a name too long, a path through a file).
+_USER_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.ENOTDIR, errno.EINVAL})
+
 
 class WorkbenchError(Exception):
     """A user-facing error: ``message`` names what was wrong and what to do about it.
@@ -69,4 +74,6 @@ def http_status_for(exc: BaseException) -> int:
         return 400
     if isinstance(exc, PermissionError):
         return 403
+    if isinstance(exc, OSError) and exc.errno in _USER_ERRNOS:
+        return 400
     return 500

@@ -42,6 +42,8 @@ def http_error(exc: BaseException, api_path: str = "") -> web.HTTPError:
         message = f"Is a directory{where}" if where else str(exc)
     elif isinstance(exc, PermissionError):
         message = f"Permission denied{where}" if where else str(exc)
+    elif isinstance(exc, OSError) and status == 400:
+        message = f"{exc.strerror or exc}{where}"
     elif isinstance(exc, OSError):
         status = 502
         message = f"Storage error{where}: {exc.strerror or exc}"
@@ -106,6 +108,8 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
             data = json.loads(raw or b"{}")
         except (ValueError, UnicodeDecodeError) as e:
             raise web.HTTPError(400, f"Request body is not valid JSON: {e}") from None
+        except RecursionError:
+            raise web.HTTPError(400, "Request body is not valid JSON: nested too deeply.") from None
         if not isinstance(data, dict):
             raise web.HTTPError(400, "Request body must be a JSON object.")
         unknown = sorted(set(data) - allowed) if allowed is not None else []

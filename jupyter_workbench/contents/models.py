@@ -76,6 +76,8 @@ def decode(content, format, path: str) -> bytes:
     try:
         if format == "text":
             return content.encode("utf-8")
-        return base64.b64decode(content.encode("ascii"), validate=False)
+        # Line breaks are fine; anything else outside the alphabet is a broken upload, not
+        # something to drop silently (that would save a truncated file).
+        return base64.b64decode("".join(content.split()).encode("ascii"), validate=True)
     except (UnicodeError, binascii.Error, ValueError) as e:
         raise web.HTTPError(400, f"Encoding error saving {path}: {e}") from None

@@ -165,10 +165,10 @@ class MountContents:
                 entries, marker = await self.run(
                     self.list_pages, fs, rel, self.cm.listing_page_size
                 )
-            except NotADirectoryError:
+            except NotADirectoryError as e:
                 if file_ok:
                     return None
-                raise
+                raise self.fail(e, api_path) from None
             except Exception as e:
                 raise self.fail(e, api_path) from None
             self.service.health.ok(self.name)

@@ -249,7 +249,11 @@ class JobManager:
         else:
             full = Path(os.path.realpath(os.path.expanduser(path)))
             shown = str(full)
-        if not full.is_file():
+        try:
+            is_file = full.is_file()
+        except OSError as e:  # a name too long, a loop: what was asked for cannot exist
+            raise JobError(f"The job path {path!r} cannot be used: {e.strerror}.") from None
+        if not is_file:
             raise JobError(f"No file {path!r} to run.")
         if full.suffix.lower() not in KINDS:
             raise JobError(
