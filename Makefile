@@ -15,3 +15,4 @@ bench:
 	.venv/bin/python bench/export.py
 	.venv/bin/python bench/storage.py
 	.venv/bin/python bench/environments.py
+	.venv/bin/python bench/serving.py

@@ -73,31 +73,25 @@ def to_array(value, dtype: np.dtype | None, name: str) -> np.ndarray:
             raise InvalidArgument(f"input '{name}': {err}") from None
         _check_rectangular(arr, data, name)
         return arr
-    if _contains(value, lambda v: isinstance(v, (str, dict))):
-        bad = _first(value, lambda v: isinstance(v, (str, dict)))
-        raise InvalidArgument(
-            f"JSON Value: {json.dumps(bad)} Is not of expected type: {dtype.name} (input '{name}')"
-        )
     try:
-        raw = np.asarray(value)
+        raw = np.asarray(value)  # one C pass; the slow checks below only explain a failure
     except ValueError as err:
-        raise InvalidArgument(
-            f"input '{name}': the nested lists are not rectangular ({err})"
-        ) from None
-    if raw.dtype == object:
-        raise InvalidArgument(f"input '{name}': the nested lists are not rectangular")
+        raw, ragged = None, err
+    if raw is None or raw.dtype.kind in "OUS":
+        bad = _first(value, lambda v: isinstance(v, (str, dict)))
+        if bad is not None:
+            raise InvalidArgument(
+                f"JSON Value: {json.dumps(bad)} Is not of expected type: {dtype.name} "
+                f"(input '{name}')"
+            )
+        detail = f" ({ragged})" if raw is None else ""
+        raise InvalidArgument(f"input '{name}': the nested lists are not rectangular{detail}")
     if raw.size and raw.dtype.kind not in _KIND_OK.get(dtype.kind, dtype.kind):
         raise InvalidArgument(
             f"JSON Value: {json.dumps(_first(value, lambda v: True))} Is not of expected type: "
             f"{dtype.name} (input '{name}')"
         )
     return raw.astype(dtype, copy=False)
-
-
-def _contains(value, pred) -> bool:
-    if isinstance(value, list):
-        return any(_contains(v, pred) for v in value)
-    return pred(value)
 
 
 def _first(value, pred):

@@ -68,6 +68,11 @@ class Servable:
                 for k, s in specs.items()
             }
         self.warmup_replayed = 0
+        self._batchers = {
+            name: _Batcher(self, name)
+            for name, specs in self.inputs.items()
+            if specs and all(shape and shape[0] is None for _d, shape, _t in specs.values())
+        }
 
     def method(self, signature: str) -> str:
         return (
@@ -87,10 +92,29 @@ class Servable:
         return self.inputs[self.signature(signature)]
 
     def run(self, signature: str, arrays: dict[str, np.ndarray], output_filter=()) -> dict:
-        """Run ``signature`` on ``{input: array}``; ``{output: ndarray}``."""
-        import tensorflow as tf
+        """Run ``signature`` on ``{input: array}``; ``{output: ndarray}``.
 
+        Concurrent requests to a batch-major signature (every input's first dimension unknown)
+        are run together as one batch (TF Serving's request batching, without a timeout: a
+        lone request runs at once, requests arriving meanwhile join the next call).
+        """
         signature = self.signature(signature)
+        feed = self._prepare(signature, arrays)
+        batcher = self._batchers.get(signature)
+        out = batcher.run(feed) if batcher is not None else self._execute(signature, feed)
+        if not output_filter:
+            return out
+        result = {}
+        for name in output_filter:
+            if name not in out:
+                raise InvalidArgument(
+                    f"output tensor alias not found in signature: {name} Outputs expected to be "
+                    f"in the set {{{','.join(sorted(out))}}}."
+                )
+            result[name] = out[name]
+        return result
+
+    def _prepare(self, signature: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         specs = self.inputs[signature]
         missing = sorted(set(specs) - set(arrays))
         extra = sorted(set(arrays) - set(specs))
@@ -120,22 +144,91 @@ class Servable:
                     f"input '{key}' of signature '{signature}' expects string, got "
                     f"{value.dtype.name}"
                 )
-            feed[key] = tf.constant(value, dtype=tf_dtype)
+            feed[key] = value
+        return feed
+
+    def _execute(self, signature: str, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import tensorflow as tf
+
+        specs = self.inputs[signature]
+        tensors = {k: tf.constant(v, dtype=specs[k][2]) for k, v in feed.items()}
         try:
-            out = self.functions[signature](**feed)
+            out = self.functions[signature](**tensors)
         except (tf.errors.InvalidArgumentError, ValueError, TypeError) as err:
             message = getattr(err, "message", None) or str(err)
             raise InvalidArgument(message.strip().splitlines()[0][:2000]) from None
-        names = output_filter or out.keys()
-        result = {}
-        for name in names:
-            if name not in out:
-                raise InvalidArgument(
-                    f"output tensor alias not found in signature: {name} Outputs expected to be "
-                    f"in the set {{{','.join(sorted(out))}}}."
-                )
-            result[name] = out[name].numpy()
-        return result
+        return {k: v.numpy() for k, v in out.items()}
+
+
+class _Batcher:
+    """Runs concurrent requests of one signature as one call (rows concatenated on axis 0)."""
+
+    MAX_ROWS = 256
+
+    def __init__(self, servable: Servable, signature: str):
+        self.servable, self.signature = servable, signature
+        self.cond = threading.Condition()
+        self.pending: list[dict] = []
+        self.busy = False
+
+    def run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        item = {"feed": feed, "key": _batch_key(feed), "done": False}
+        with self.cond:
+            self.pending.append(item)
+        while True:
+            with self.cond:
+                while self.busy and not item["done"]:
+                    self.cond.wait()
+                if item["done"]:
+                    break
+                self.busy = True
+                batch, rows = [], 0
+                for other in list(self.pending):
+                    n = _rows(other["feed"])
+                    if other["key"] == item["key"] and (not batch or rows + n <= self.MAX_ROWS):
+                        batch.append(other)
+                        self.pending.remove(other)
+                        rows += n
+            try:
+                self._run(batch)
+            finally:
+                with self.cond:
+                    for other in batch:
+                        other["done"] = True
+                    self.busy = False
+                    self.cond.notify_all()
+        if "error" in item:
+            raise item["error"]
+        return item["result"]
+
+    def _run(self, batch: list[dict]) -> None:
+        execute = self.servable._execute
+        if len(batch) > 1:
+            sizes = [_rows(b["feed"]) for b in batch]
+            joined = {k: np.concatenate([b["feed"][k] for b in batch]) for k in batch[0]["feed"]}
+            try:
+                out = execute(self.signature, joined)
+            except Exception:
+                out = None  # one bad request must not fail the others: run them one by one
+            total = sum(sizes)
+            if out is not None and all(v.ndim and v.shape[0] == total for v in out.values()):
+                offsets = np.cumsum([0, *sizes])
+                for i, b in enumerate(batch):
+                    b["result"] = {k: v[offsets[i] : offsets[i + 1]] for k, v in out.items()}
+                return
+        for b in batch:
+            try:
+                b["result"] = execute(self.signature, b["feed"])
+            except Exception as err:
+                b["error"] = err
+
+
+def _rows(feed: dict[str, np.ndarray]) -> int:
+    return next(iter(feed.values())).shape[0]
+
+
+def _batch_key(feed: dict[str, np.ndarray]) -> tuple:
+    return tuple(sorted((k, v.dtype.str, v.shape[1:]) for k, v in feed.items()))
 
 
 def _check_shape(signature, name, got, want) -> None:

@@ -167,6 +167,26 @@ def test_unknown_model_and_route_are_404(served):
     assert code == 404 and "error" in doc
 
 
+def test_concurrent_requests_each_get_their_own_rows(served):
+    # Given 8 clients sending different rows at once (the server batches them together)
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = served["server"]
+    rows = np.random.default_rng(1).standard_normal((32, 4)).astype("float32")
+    want = _direct(served["v1"], rows)
+
+    def ask(i):
+        body = {"instances": rows[i : i + 1].tolist() if i % 2 else [rows[i].tolist()]}
+        return http("POST", server.url + ":predict", body)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, range(len(rows))))
+    # Then every answer is its own row's prediction
+    for i, (code, doc) in enumerate(answers):
+        assert code == 200
+        np.testing.assert_allclose(doc["predictions"], want[i : i + 1], rtol=1e-5, atol=1e-5)
+
+
 def test_grpc_with_the_official_client(served):
     import grpc
     from tensorflow_serving.apis import (
