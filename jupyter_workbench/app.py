@@ -82,6 +82,19 @@ class Workbench(ExtensionApp):
         help="Python interpreter for model servers started from the sidebar (needs TensorFlow "
         "and tensorflow-serving-api). Default: export_python, else the tf2 environment's.",
     )
+    max_body_size = Int(
+        1 << 20,
+        config=True,
+        help="Largest request body (bytes) a workbench endpoint accepts; larger ones are "
+        "answered 413 before they are read.",
+    )
+    export_url_protocols = List(
+        Unicode(),
+        default_value=["oss", "s3", "s3a", "gs", "gcs", "abfs", "az"],
+        config=True,
+        help="URL protocols a server-side export may publish to besides the server root and "
+        "mounts (never local ones such as file:// outside the root, memory:// or '::' chains).",
+    )
     export_timeout = Int(
         3600, config=True, help="Seconds after which a server-side export is stopped."
     )
@@ -169,6 +182,7 @@ class Workbench(ExtensionApp):
             export_python=self.export_python,
             environments_dir=self.environments_dir,
             timeout=self.export_timeout,
+            url_protocols=self.export_url_protocols,
             logger=self.log,
         )
 

@@ -60,8 +60,41 @@ def _core(capability: str, what: str) -> property:
     return property(lambda self: self.settings[key], doc=f"The server's ``{what}``.")
 
 
+#: Largest request body a workbench endpoint reads (its bodies are small JSON objects);
+#: ``c.Workbench.max_body_size`` changes it.
+MAX_BODY_SIZE = 1 << 20
+
+
+@web.stream_request_body
 class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
-    """Base for every workbench REST handler (authenticated, JSON in and out)."""
+    """Base for every workbench REST handler (authenticated, JSON in and out).
+
+    Bodies are streamed: a ``Content-Length`` above the limit is answered 413 as soon as the
+    headers arrive (nothing of the body is read), a chunked body is cut off at the limit.
+    """
+
+    #: A handler's own body limit in bytes (e.g. a proxy of prediction requests); None: the
+    #: server's ``c.Workbench.max_body_size``.
+    max_body_bytes: int | None = None
+
+    async def prepare(self):
+        limit = self.max_body_bytes or getattr(self.workbench, "max_body_size", 0) or MAX_BODY_SIZE
+        self._body_chunks: list[bytes] = []
+        length = self.request.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > limit:
+            raise web.HTTPError(
+                413, f"Request body of {int(length)} bytes is over the limit of {limit} bytes."
+            )
+        self.request.connection.set_max_body_size(limit)
+        return await super().prepare()
+
+    def data_received(self, chunk: bytes) -> None:
+        self._body_chunks.append(chunk)
+
+    @property
+    def body(self) -> bytes:
+        """The whole request body (streamed in; ``self.request.body`` stays empty)."""
+        return b"".join(getattr(self, "_body_chunks", ())) or self.request.body or b""
 
     def _handle_request_exception(self, e: BaseException) -> None:
         # A library error a user caused (4xx) or a store failure (502) is answered with its
@@ -103,7 +136,7 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
 
         With ``allowed``, a field outside it is a 400 too (a typo must not be ignored silently).
         """
-        raw = self.request.body or b""
+        raw = self.body
         try:
             data = json.loads(raw or b"{}")
         except (ValueError, UnicodeDecodeError) as e:

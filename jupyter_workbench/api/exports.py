@@ -11,23 +11,10 @@ from __future__ import annotations
 
 from tornado import web
 
-from .base import API, WorkbenchHandler, field
+from ..export.request import FIELDS
+from .base import API, WorkbenchHandler
 
 FEATURE = "export"
-
-# Keys of a POST body that are passed to the worker (and so to export_savedmodel) as they are.
-_OPTIONS: dict[str, type | tuple] = {
-    "version": int,
-    "signature_name": str,
-    "inputs": dict,
-    "outputs": dict,
-    "checkpoint": str,
-    "overwrite": bool,
-    "verify": bool,
-    "weights_dtype": str,
-    "max_size": (int, str),
-    "warmup": int,  # TF Serving warmup records per signature
-}
 
 
 class ExportsHandler(WorkbenchHandler):
@@ -37,11 +24,7 @@ class ExportsHandler(WorkbenchHandler):
 
     @web.authenticated
     def post(self):
-        body = self.json_body(allowed={"source", "destination", *_OPTIONS})
-        source = field(body, "source", str, required=True)
-        destination = field(body, "destination", str, required=True)
-        options = {k: field(body, k, t) for k, t in _OPTIONS.items() if body.get(k) is not None}
-        job = self.exports.start(source, destination, options)
+        job = self.exports.start(self.json_body(allowed=set(FIELDS)))
         self.reply({"id": job.id, "state": job.state}, status=202)
 
 

@@ -239,8 +239,10 @@ class ServerHandler(WorkbenchHandler):
 class ProxyHandler(WorkbenchHandler):
     """TF Serving's REST API of one server, passed through as it answers."""
 
+    max_body_bytes = 256 << 20  # batches of prediction inputs
+
     async def _proxy(self, name: str, path: str, method: str):
-        response = await self.serving.fetch(name, path, method, self.request.body)
+        response = await self.serving.fetch(name, path, method, self.body)
         self.set_status(response.code)
         self.set_header("Content-Type", "application/json")
         self.finish(response.body)

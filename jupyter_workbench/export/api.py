@@ -8,11 +8,11 @@ import os
 import time
 
 from .errors import ExportError
+from .options import check_version as _check_version
+from .options import check_weights_dtype as _check_weights_dtype
 from .progress import Progress
 from .result import ExportResult
 from .sizes import format_size, parse_size, size_warnings
-
-_WEIGHT_DTYPES = {None: None, "float32": None, "float16": "float16", "half": "float16"}
 
 
 @contextlib.contextmanager
@@ -27,30 +27,6 @@ def _quiet_tensorflow():
     finally:
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
-
-
-def _check_version(version) -> int | None:
-    if version is None:
-        return None
-    if isinstance(version, str) and version.strip().isdigit():
-        version = int(version)
-    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-        raise ExportError(
-            f"version={version!r} is not a version number: pass a non-negative integer (the "
-            "directory name TF Serving loads), or None for the next free one."
-        )
-    return version
-
-
-def _check_weights_dtype(weights_dtype) -> str | None:
-    key = getattr(weights_dtype, "name", weights_dtype)
-    key = getattr(key, "__name__", key)
-    if key not in _WEIGHT_DTYPES:
-        raise ExportError(
-            f"weights_dtype={weights_dtype!r} is not supported: pass 'float16' (half-size "
-            "weights, float32 compute) or None."
-        )
-    return _WEIGHT_DTYPES[key]
 
 
 def _public_signatures(info: dict) -> dict:

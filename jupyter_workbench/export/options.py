@@ -16,6 +16,38 @@ from .errors import ExportError
 from .sizes import parse_size
 
 SIGNATURE_DEFAULT = "serving_default"
+#: The largest version TF Serving loads (its version numbers are int64).
+MAX_VERSION = 2**63 - 1
+_WEIGHT_DTYPES = {None: None, "float32": None, "float16": "float16", "half": "float16"}
+
+
+def check_version(version) -> int | None:
+    if version is None:
+        return None
+    if isinstance(version, str) and version.strip().isdigit():
+        version = int(version)
+    if (
+        isinstance(version, bool)
+        or not isinstance(version, int)
+        or version < 0
+        or version > MAX_VERSION
+    ):
+        raise ExportError(
+            f"version={version!r} is not a version number: pass an integer from 0 to 2**63-1 "
+            "(the directory name TF Serving loads), or None for the next free one."
+        )
+    return version
+
+
+def check_weights_dtype(weights_dtype) -> str | None:
+    key = getattr(weights_dtype, "name", weights_dtype)
+    key = getattr(key, "__name__", key)
+    if key not in _WEIGHT_DTYPES:
+        raise ExportError(
+            f"weights_dtype={weights_dtype!r} is not supported: pass 'float16' (half-size "
+            "weights, float32 compute) or None."
+        )
+    return _WEIGHT_DTYPES[key]
 
 
 def add_export_arguments(parser):

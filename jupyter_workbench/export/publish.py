@@ -230,12 +230,21 @@ def open_destination(destination, storage_options: dict | None = None) -> Destin
             f"destination={destination!r} is not a path or URL: pass the model base directory, "
             "e.g. 'models/mnist' or 'oss://bucket/models/mnist'; versions go below it."
         )
+    from ..redact import scrub, split_url_credentials, url_secrets
     from ..storage.locate import locate
 
+    if "://" in destination:  # credentials written into the URL go to the filesystem only
+        secrets = url_secrets(destination)
+        destination, credentials = split_url_credentials(destination)
+        if credentials:
+            storage_options = {**credentials, **(storage_options or {})}
+            secrets += [v for v in credentials.values() if isinstance(v, str)]
+    else:
+        secrets = []
     try:
         on_mount = locate(destination)
     except Exception as err:  # an unknown mount, unreadable registry, bad credentials
-        raise ExportError(f"destination {destination}: {err}") from None
+        raise ExportError(scrub(f"destination {destination}: {err}", secrets)) from None
     if on_mount is not None:
         fs, root, shown = on_mount
         return FsspecDestination(shown, fs=fs, root=root)

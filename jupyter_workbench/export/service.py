@@ -25,7 +25,10 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
 
+from ..confine import DEFAULT_URL_PROTOCOLS
+from ..redact import scrub
 from .errors import ExportError, ExportNotFoundError, ExportUnavailableError
+from .request import rest_request
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ class ExportJob:
     ended_at: float | None = None
     process: asyncio.subprocess.Process | None = None
     task: asyncio.Task | None = None
+    secrets: list = dc_field(default_factory=list, repr=False)  # scrubbed from all it reports
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -116,29 +120,28 @@ class ExportService:
         export_python: str = "",
         environments_dir=None,
         timeout: float = 3600,
+        url_protocols=DEFAULT_URL_PROTOCOLS,
         logger: logging.Logger | None = None,
     ):
         self.root_dir = root_dir
+        self.url_protocols = tuple(url_protocols)
         self.export_python = export_python
         self.environments_dir = environments_dir
         self.timeout = timeout
         self.log = logger or log
         self.jobs: dict[str, ExportJob] = {}
 
-    def start(self, source: str, destination: str, options: dict | None = None) -> ExportJob:
-        """Start exporting ``source`` (a path under the root) to ``destination`` (a path under
-        the root or an fsspec URL); ``options`` go to ``export_savedmodel`` as they are."""
-        request = {
-            "source": resolve_under_root(self.root_dir, source, "source", must_exist=True),
-            "destination": destination
-            if "://" in destination
-            else resolve_under_root(self.root_dir, destination, "destination", must_exist=False),
-            **(options or {}),
-        }
+    def start(self, body: dict) -> ExportJob:
+        """Start the export a ``POST workbench/api/exports`` body asks for: every field is
+        checked and every path confined first (:func:`.request.rest_request`: 400/404 before
+        anything runs); the worker gets the request, the job keeps only scrubbed forms."""
+        req = rest_request(body, root=self.root_dir, protocols=self.url_protocols)
         python = resolve_export_python(self.export_python, self.environments_dir)
-        job = ExportJob(id=uuid.uuid4().hex, source=source, destination=destination)
+        job = ExportJob(
+            id=uuid.uuid4().hex, source=req.source, destination=req.destination, secrets=req.secrets
+        )
         self.jobs[job.id] = job
-        job.task = asyncio.ensure_future(self._run(job, python, request))
+        job.task = asyncio.ensure_future(self._run(job, python, req.worker))
         return job
 
     def list(self) -> list[ExportJob]:
@@ -183,7 +186,7 @@ class ExportService:
             why = "cancelled" if code < 0 else f"exited with code {code}"
             self._finish(job, error=f"The export process {why}. {tail}".strip())
         if stderr and job.state == "failed":
-            self.log.debug("export %s stderr:\n%s", job.id, stderr)
+            self.log.debug("export %s stderr:\n%s", job.id, scrub(stderr, job.secrets))
 
     async def _read_events(self, job: ExportJob) -> None:
         async for line in job.process.stdout:
@@ -194,7 +197,7 @@ class ExportService:
             kind = event.get("event")
             if kind == "progress":
                 job.progress = float(event.get("fraction", job.progress))
-                job.message = str(event.get("message", job.message))
+                job.message = scrub(str(event.get("message", job.message)), job.secrets)
             elif kind == "done":
                 self._finish(job, result=event.get("result"))
             elif kind == "error":
@@ -205,9 +208,10 @@ class ExportService:
             return
         job.ended_at = time.time()
         if error is None:
-            job.state, job.progress, job.message, job.result = "done", 1.0, "done", result
+            job.state, job.progress, job.message = "done", 1.0, "done"
+            job.result = scrub(result, job.secrets)
         else:
-            job.state, job.message, job.error = "failed", "failed", error
+            job.state, job.message, job.error = "failed", "failed", scrub(error, job.secrets)
 
     async def cancel(self, job: ExportJob) -> None:
         if job.process is not None and job.process.returncode is None:

@@ -103,6 +103,17 @@ def handle(request: dict, protocol: _Protocol) -> dict:
     return result.to_dict()
 
 
+def _secrets(request) -> list[str]:
+    """What the request carries that no message may show (storage options, URL userinfo)."""
+    from ..redact import url_secrets
+
+    if not isinstance(request, dict):
+        return []
+    options = request.get("storage_options") or {}
+    found = [v for v in options.values() if isinstance(v, str)] if isinstance(options, dict) else []
+    return found + url_secrets(request.get("destination") or "")
+
+
 def main() -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     protocol = _Protocol()
@@ -111,20 +122,23 @@ def main() -> int:
     except json.JSONDecodeError as err:
         protocol.send({"event": "error", "message": f"the request is not JSON: {err}"})
         return 1
+    from ..redact import scrub
     from .errors import ExportError
 
+    secrets = _secrets(request)
     try:
         result = handle(request, protocol)
     except ExportError as err:
-        protocol.send({"event": "error", "message": str(err)})
+        protocol.send({"event": "error", "message": scrub(str(err), secrets)})
         return 1
     except Exception as err:  # an unexpected failure: the message, and the traceback on stderr
         import traceback
 
-        traceback.print_exc()
-        protocol.send({"event": "error", "message": f"internal error: {type(err).__name__}: {err}"})
+        sys.stderr.write(scrub(traceback.format_exc(), secrets))
+        message = f"internal error: {type(err).__name__}: {err}"
+        protocol.send({"event": "error", "message": scrub(message, secrets)})
         return 1
-    protocol.send({"event": "done", "result": result})
+    protocol.send({"event": "done", "result": scrub(result, secrets)})
     return 0
 
 
