@@ -82,6 +82,13 @@ class Workbench(ExtensionApp):
         help="Python interpreter for model servers started from the sidebar (needs TensorFlow "
         "and tensorflow-serving-api). Default: export_python, else the tf2 environment's.",
     )
+    job_interpreters = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help="Interpreter paths a background job may name as its environment besides the "
+        "workbench environments and Python kernels (none by default: no /bin/sh).",
+    )
     max_body_size = Int(
         1 << 20,
         config=True,
@@ -196,7 +203,11 @@ class Workbench(ExtensionApp):
         new one finds every job an earlier one started)."""
         from .session.jobs import JobManager
 
-        return JobManager(root_dir=self.root_dir, environments_dir=self.environments_dir)
+        return JobManager(
+            root_dir=self.root_dir,
+            environments_dir=self.environments_dir,
+            allowed_interpreters=self.job_interpreters,
+        )
 
     def _mount_service(self):
         """The server's ``MountService``: records mount_dir and the allowed roots for kernels

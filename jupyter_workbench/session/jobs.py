@@ -223,11 +223,15 @@ class JobManager:
         root_dir: str | os.PathLike | None = None,
         environments_dir: str | None = None,
         python: str | None = None,
+        allowed_interpreters: list[str] | None = None,
     ):
         self.state_dir = Path(os.path.abspath(state_dir or default_state_dir()))
         self.jobs_dir = self.state_dir / "jobs"
         self.root_dir = Path(os.path.realpath(root_dir)) if root_dir else None
         self.environments_dir = environments_dir
+        # With a root (the server), an interpreter given by path must be one of these (the
+        # admin's c.Workbench.job_interpreters); without one (the CLI) any Python may be named.
+        self.allowed_interpreters = [os.path.realpath(p) for p in allowed_interpreters or ()]
         # The interpreter that runs the runner and the notebook executor (needs nbclient).
         self.python = python or sys.executable
         self.host = socket.gethostname()
@@ -268,6 +272,15 @@ class JobManager:
             return sys.executable
         if os.sep in environment or environment.startswith("~"):
             python = os.path.expanduser(environment)
+            if (
+                self.root_dir is not None
+                and os.path.realpath(python) not in self.allowed_interpreters
+            ):
+                raise JobError(
+                    f"Environment {environment!r} is not one of the known environments: use "
+                    "py3/tf2 or a Python kernel name (an administrator may allow more "
+                    "interpreters with c.Workbench.job_interpreters)."
+                )
             if not _is_executable(python):
                 raise JobError(f"Environment {environment!r} is not an executable interpreter.")
             return python
@@ -283,7 +296,7 @@ class JobManager:
             if not os.path.isabs(python):
                 python = shutil.which(python) or python
             return python
-        found = shutil.which(environment)
+        found = shutil.which(environment) if self.root_dir is None else None
         if found and "python" in os.path.basename(found):
             return found
         raise JobError(

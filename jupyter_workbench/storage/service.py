@@ -173,6 +173,7 @@ class MountService:
         self._mounts: dict[str, Mount] = {}
         self._fuse: dict[str, object] = {}
         self._fuse_availability: tuple[bool, str] | None = None
+        self._fuse_supervisor = None  # fuse.FuseSupervisor, made with the first FUSE mount
         self._forget_listeners: list = []
         self._stopped = False
 
@@ -393,6 +394,8 @@ class MountService:
     def _fuse_mount_of(self, name: str):
         with self._lock:
             m = self._fuse.get(name)
+        if m is not None and self._fuse_supervisor is not None:
+            m = self._fuse_supervisor.get(name) or m  # its replacement after a restart
         return m if m is not None and m.alive else None
 
     def fuse_status(self, name: str) -> dict | None:
@@ -424,12 +427,17 @@ class MountService:
             return
         try:
             mount = self.registry.get(name)
-            m = fuse.mount_fuse(
+            with self._lock:
+                if self._fuse_supervisor is None:
+                    self._fuse_supervisor = fuse.FuseSupervisor(logger=self.log)
+            start = functools.partial(
+                fuse.mount_fuse,
                 name,
                 self.registry.local_path(name),
                 registry=self.registry,
                 read_only=mount.read_only,
             )
+            m = self._fuse_supervisor.add(name, start)  # restarted if its helper dies
         except Exception as e:  # noqa: BLE001 - optional: log and carry on with the others
             self.log.warning("FUSE mount of %s failed: %s", name, e)
             return
@@ -440,6 +448,8 @@ class MountService:
         """Unmount the FUSE directory of mount ``name``, if this service made one (blocking)."""
         with self._lock:
             m = self._fuse.pop(name, None)
+        if self._fuse_supervisor is not None:
+            m = self._fuse_supervisor.remove(name) or m
         if m is not None and m.alive:
             try:
                 m.unmount(timeout=60)
@@ -476,6 +486,8 @@ class MountService:
     async def stop(self) -> None:
         """Server shutdown: unmount FUSE directories (each waits for its pending uploads), then
         shut every pool down."""
+        if self._fuse_supervisor is not None:
+            self._fuse_supervisor.stop()
         with self._lock:
             names = list(self._fuse)
         loop = asyncio.get_running_loop()

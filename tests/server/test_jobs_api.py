@@ -70,6 +70,8 @@ async def test_bad_requests_are_clear_4xx(jp_fetch, jp_root_dir, tmp_path):
         ({"path": str(tmp_path / "outside.py")}, 400, "relative to the server root"),
         ({"path": "missing.py"}, 400, "No file 'missing.py'"),
         ({"path": "ok.py", "environment": "no-such-env"}, 400, "Unknown environment"),
+        ({"path": "ok.py", "environment": "/bin/sh"}, 400, "not one of the known environments"),
+        ({"path": "ok.py", "environment": "sh"}, 400, "Unknown environment"),
         ({"path": 3}, 400, "Field 'path' must be of type str"),
         ({}, 400, "Missing required field 'path'"),
         ({"path": "ok.py", "shell": True}, 400, "Unknown field(s): shell"),

@@ -98,6 +98,20 @@ def test_bad_paths_are_refused_with_a_clear_message(manager, root, tmp_path, pat
     assert manager.list() == []
 
 
+def test_only_known_environments_or_admin_allowed_interpreters(state_dir, root):
+    # Given a server-side manager (a root) and a script
+    (root / "a.py").write_text("print('ran')\n")
+    strict = JobManager(state_dir=state_dir, root_dir=root)
+    # When a job names an arbitrary executable / Then it is refused, naming the setting
+    for environment in ("/bin/sh", "/usr/bin/env", sys.executable):
+        with pytest.raises(JobError, match="job_interpreters"):
+            strict.submit("a.py", environment)
+    # and one the administrator allowed runs
+    allowed = JobManager(state_dir=state_dir, root_dir=root, allowed_interpreters=[sys.executable])
+    job = allowed.wait(allowed.submit("a.py", sys.executable).id, timeout=60)
+    assert job.state == "succeeded" and allowed.log(job.id)["log"] == "ran\n"
+
+
 def test_unknown_environment_and_unknown_ids(manager, root):
     (root / "a.py").write_text("print(1)\n")
     with pytest.raises(JobError, match="Unknown environment 'nope'"):
