@@ -27,10 +27,17 @@ def _cmd_export(args: argparse.Namespace) -> int:
     result = export_savedmodel(
         args.source, args.destination, progress=not args.quiet, **export_kwargs(args)
     )
+    written = []
+    if args.emit_config:
+        from .export.deploy import write_deploy_configs
+
+        written = write_deploy_configs(result, args.destination)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print(json.dumps(dict(result.to_dict(), deploy_configs=written), indent=2))
     else:
         print(result.summary())
+        for path in written:
+            print(f"  deployment descriptor: {path}")
     return 0
 
 
@@ -53,6 +60,11 @@ def _add_export(sub) -> None:
     add_export_arguments(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--emit-config",
+        action="store_true",
+        help="also write DEST/models.config (TF Serving) and DEST/eas_service.json (PAI-EAS)",
+    )
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("inspect", help="show a SavedModel's tags and signatures")

@@ -165,6 +165,7 @@ def _export(
             _write(exporter, staging.model_dir, weights_dtype)
         info = inspect_savedmodel(staging.model_dir)
         warnings = []
+        records = 0
         if warmup is not None:
             from .warmup import write_warmup
 
@@ -202,6 +203,7 @@ def _export(
         warnings=warnings,
         source_kind=exporter.kind,
         weights_dtype=weights_dtype or "float32",
+        warmup_records=records,
     )
 
 

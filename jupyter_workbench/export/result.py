@@ -33,6 +33,7 @@ class ExportResult:
     source_kind: str = ""
     weights_dtype: str = "float32"
     duration_s: float = 0.0
+    warmup_records: int = 0  # TF Serving warmup requests in assets.extra
 
     def to_dict(self) -> dict:
         """A JSON-serialisable dict (the REST API's ``result``)."""
