@@ -20,6 +20,8 @@ import {
 } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IStatusBar } from '@jupyterlab/statusbar';
+import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+import { refreshIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { h } from './dom';
@@ -29,7 +31,7 @@ import {
   EnvironmentsPanel,
   IEnvironment
 } from './environmentsPanel';
-import { IWorkbenchSidebar, SIDEBAR_ID } from './tokens';
+import { IWorkbenchSidebar, SIDEBAR_ID, TRANSLATION_DOMAIN } from './tokens';
 
 export const ENVIRONMENTS_PLUGIN_ID = 'jupyter-workbench:environments';
 
@@ -82,6 +84,7 @@ export class EnvironmentStatus extends Widget {
     /** Whether the active notebook is the current document (else the item hides). */
     visible: () => boolean;
     onClick: () => void;
+    trans?: TranslationBundle;
   }) {
     super({
       node: h('button', {
@@ -91,6 +94,7 @@ export class EnvironmentStatus extends Widget {
       })
     });
     this._options = options;
+    this._trans = options.trans ?? nullTranslator.load(TRANSLATION_DOMAIN);
     this.node.addEventListener('click', () => options.onClick());
   }
 
@@ -105,24 +109,35 @@ export class EnvironmentStatus extends Widget {
     const kernelName = notebookKernelName(panel);
     const env = model.forKernel(kernelName);
     const node = this.node;
+    const trans = this._trans;
     const hasKernel = !!panel?.sessionContext.session?.kernel;
     node.classList.toggle('jp-mod-warning', !!env && !env.ready && !hasKernel);
     if (env) {
       const missing = !env.ready && !hasKernel;
       node.dataset.env = env.name;
-      node.textContent = `env: ${env.name}${missing ? ` (${env.state})` : ''}`;
+      node.textContent = missing
+        ? trans.__('env: %1 (%2)', env.name, env.state)
+        : trans.__('env: %1', env.name);
       node.title =
-        `${panel?.title.label ?? 'This notebook'} runs in ${env.display_name}` +
+        trans.__(
+          '%1 runs in %2',
+          panel?.title.label ?? trans.__('This notebook'),
+          env.display_name
+        ) +
         (missing ? `: ${env.message}` : '') +
-        '.\nClick to switch environment.';
+        '.\n' +
+        trans.__('Click to switch environment.');
     } else if (kernelName) {
       node.dataset.env = '';
-      node.textContent = `kernel: ${kernelName}`;
-      node.title = `${kernelName} is not a workbench environment. Click to switch to py3 or tf2.`;
+      node.textContent = trans.__('kernel: %1', kernelName);
+      node.title = trans.__(
+        '%1 is not a workbench environment. Click to switch to py3 or tf2.',
+        kernelName
+      );
     } else {
       node.dataset.env = '';
-      node.textContent = 'env: none';
-      node.title = 'This notebook has no kernel. Click to pick an environment.';
+      node.textContent = trans.__('env: none');
+      node.title = trans.__('This notebook has no kernel. Click to pick an environment.');
     }
   }
 
@@ -132,21 +147,30 @@ export class EnvironmentStatus extends Widget {
     visible: () => boolean;
     onClick: () => void;
   };
+  private _trans: TranslationBundle;
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: ENVIRONMENTS_PLUGIN_ID,
   description: 'Workbench environments (py3, tf2): panel, status bar item, switching.',
   autoStart: true,
-  optional: [IWorkbenchSidebar, INotebookTracker, IStatusBar, ICommandPalette],
+  optional: [
+    IWorkbenchSidebar,
+    INotebookTracker,
+    IStatusBar,
+    ICommandPalette,
+    ITranslator
+  ],
   activate: (
     app: JupyterFrontEnd,
     sidebar: IWorkbenchSidebar | null,
     notebooks: INotebookTracker | null,
     statusBar: IStatusBar | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    translator: ITranslator | null
   ): void => {
-    const model = new EnvironmentsModel();
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+    const model = new EnvironmentsModel({ trans });
     const current = (): NotebookPanel | null => notebooks?.currentWidget ?? null;
     const views: Widget[] = [];
     const updateViews = () => views.forEach(v => v.update());
@@ -155,6 +179,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const openSidebar = () => {
       if (sidebar) {
         app.shell.activateById(SIDEBAR_ID);
+        sidebar.reveal('environments');
       }
     };
 
@@ -166,18 +191,28 @@ const plugin: JupyterFrontEndPlugin<void> = {
       if (reveal) {
         openSidebar(); // the Environments section shows the step and pip's output
       }
-      const id = Notification.emit(`Creating the ${name} environment…`, 'in-progress', {
-        autoClose: false,
-        actions: sidebar
-          ? [{ label: 'Show progress', callback: openSidebar, displayType: 'link' }]
-          : []
-      });
+      const id = Notification.emit(
+        trans.__('Creating the %1 environment…', name),
+        'in-progress',
+        {
+          autoClose: false,
+          actions: sidebar
+            ? [
+                {
+                  label: trans.__('Show progress'),
+                  callback: openSidebar,
+                  displayType: 'link'
+                }
+              ]
+            : []
+        }
+      );
       let lastStep = '';
       const follow = () => {
         const step = model.progress(name)?.step ?? '';
         if (step && step !== lastStep && model.isCreating(name)) {
           lastStep = step;
-          Notification.update({ id, message: `Creating ${name}: ${step}` });
+          Notification.update({ id, message: trans.__('Creating %1: %2', name, step) });
         }
       };
       model.changed.connect(follow);
@@ -185,7 +220,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         const env = await model.create(name);
         Notification.update({
           id,
-          message: `The ${name} environment is ready.`,
+          message: trans.__('The %1 environment is ready.', name),
           type: 'success',
           autoClose: 5000
         });
@@ -194,7 +229,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       } catch (error) {
         Notification.update({
           id,
-          message: `Creating ${name} failed: ${(error as Error).message}`,
+          message: trans.__('Creating %1 failed: %2', name, (error as Error).message),
           type: 'error',
           autoClose: false
         });
@@ -210,14 +245,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
       await app.serviceManager.kernelspecs.refreshSpecs();
       const kernel = await sessionContext.changeKernel({ name: env.kernel_name });
       if (!kernel) {
-        throw new Error(`The ${env.kernel_name} kernel did not start.`);
+        throw new Error(trans.__('The %1 kernel did not start.', env.kernel_name));
       }
       // Wait for the new kernel to answer: the switch is done when it can run cells.
       await withTimeout(
         kernel.info,
         KERNEL_READY_TIMEOUT_MS,
-        `The ${env.kernel_name} kernel did not answer within ` +
-          `${KERNEL_READY_TIMEOUT_MS / 1000} s.`
+        trans.__(
+          'The %1 kernel did not answer within %2 s.',
+          env.kernel_name,
+          KERNEL_READY_TIMEOUT_MS / 1000
+        )
       );
       const spec = await kernel.spec;
       if (panel.isDisposed || !panel.model) {
@@ -239,8 +277,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const switchTo = async (name: string, panel: NotebookPanel | null = current()) => {
       if (!panel) {
         await showErrorMessage(
-          'Switch environment',
-          'Open (or click into) the notebook to switch first.'
+          trans.__('Switch environment'),
+          trans.__('Open (or click into) the notebook to switch first.')
         );
         return;
       }
@@ -248,52 +286,64 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const env = model.get(name);
       if (!env) {
         await showErrorMessage(
-          'Switch environment',
+          trans.__('Switch environment'),
           model.error
-            ? `Cannot list the environments: ${model.error}`
-            : `There is no environment named ${name}.`
+            ? trans.__('Cannot list the environments: %1', model.error)
+            : trans.__('There is no environment named %1.', name)
         );
         return;
       }
       const nbName = panel.title.label || panel.context.path;
       const kernel = panel.sessionContext.session?.kernel;
       if (kernel && kernel.name === env.kernel_name) {
-        Notification.info(`${nbName} already runs in ${env.name}.`, { autoClose: 4000 });
+        Notification.info(trans.__('%1 already runs in %2.', nbName, env.name), {
+          autoClose: 4000
+        });
         return;
       }
       const lost = kernel
-        ? `The kernel restarts in ${env.name}: all variables, imports and other ` +
-          'state of the running kernel are lost (cell outputs stay). '
+        ? trans.__(
+            'The kernel restarts in %1: all variables, imports and other state of the running kernel are lost (cell outputs stay).',
+            env.name
+          )
         : '';
       const body = h(
         'div',
         { className: 'jp-WorkbenchEnvDialog' },
-        h('p', {}, `Switch ${nbName} to ${env.display_name}?`),
+        h('p', {}, trans.__('Switch %1 to %2?', nbName, env.display_name)),
         lost ? h('p', { className: 'jp-WorkbenchEnvDialog-warning' }, lost) : null,
         env.ready
           ? null
           : h(
               'p',
               { className: 'jp-WorkbenchEnvDialog-warning' },
-              `${env.name} is not ready: ${env.message} ` +
-                'It is created first (this runs on the server and can take minutes).'
+              trans.__(
+                '%1 is not ready: %2 It is created first (this runs on the server and can take minutes).',
+                env.name,
+                env.message
+              )
             ),
         h(
           'p',
           {},
-          `The notebook's kernelspec becomes ${env.kernel_name} and the notebook is saved.`
+          trans.__(
+            "The notebook's kernelspec becomes %1 and the notebook is saved.",
+            env.kernel_name
+          )
         )
       );
       const result = await showDialog({
-        title: env.ready ? 'Switch environment' : `Create ${env.name} and switch`,
+        title: env.ready
+          ? trans.__('Switch environment')
+          : trans.__('Create %1 and switch', env.name),
         body: new Widget({ node: body }),
         buttons: [
-          Dialog.cancelButton(),
+          Dialog.cancelButton({ label: trans.__('Cancel') }),
           Dialog.warnButton({
-            label: env.ready ? 'Switch' : 'Create and switch',
+            label: env.ready ? trans.__('Switch') : trans.__('Create and switch'),
             ariaLabel: env.ready
-              ? `Switch to ${env.name}`
-              : `Create ${env.name} and switch`
+              ? trans.__('Switch to %1', env.name)
+              : trans.__('Create %1 and switch', env.name)
           })
         ]
       });
@@ -303,13 +353,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
       try {
         const target = env.ready ? env : await createWithFeedback(env.name, true);
         await changeKernel(panel, target);
-        Notification.success(`${nbName} now runs in ${target.name}.`, {
+        Notification.success(trans.__('%1 now runs in %2.', nbName, target.name), {
           autoClose: 4000
         });
       } catch (error) {
         await showErrorMessage(
-          'Switch environment',
-          `Could not switch ${nbName} to ${env.name}: ${(error as Error).message}`
+          trans.__('Switch environment'),
+          trans.__(
+            'Could not switch %1 to %2: %3',
+            nbName,
+            env.name,
+            (error as Error).message
+          )
         );
       }
       updateViews();
@@ -348,25 +403,30 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
       const nbName = panel.title.label || panel.context.path;
       const result = await showDialog({
-        title: `Environment ${env.name} is not ready`,
+        title: trans.__('Environment %1 is not ready', env.name),
         body: new Widget({
           node: h(
             'div',
             { className: 'jp-WorkbenchEnvDialog' },
-            h('p', {}, `${nbName} runs in ${env.display_name}. ${env.message}`),
             h(
               'p',
               {},
-              'Create it now? It is built on the server (this can take minutes); ' +
-                'the notebook starts its kernel when it is ready.'
+              trans.__('%1 runs in %2.', nbName, env.display_name) + ' ' + env.message
+            ),
+            h(
+              'p',
+              {},
+              trans.__(
+                'Create it now? It is built on the server (this can take minutes); the notebook starts its kernel when it is ready.'
+              )
             )
           )
         }),
         buttons: [
-          Dialog.cancelButton({ label: 'Not now' }),
+          Dialog.cancelButton({ label: trans.__('Not now') }),
           Dialog.okButton({
-            label: createLabel(env) ?? 'Create',
-            ariaLabel: `${createLabel(env) ?? 'Create'} ${env.name}`
+            label: createLabel(env, trans) ?? trans.__('Create'),
+            ariaLabel: `${createLabel(env, trans) ?? trans.__('Create')} ${env.name}`
           })
         ]
       });
@@ -382,8 +442,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
       } catch (error) {
         await showErrorMessage(
-          `Create ${env.name}`,
-          `The ${env.name} environment could not be created: ${(error as Error).message}`
+          trans.__('Create %1', env.name),
+          trans.__(
+            'The %1 environment could not be created: %2',
+            env.name,
+            (error as Error).message
+          )
         );
       }
       updateViews();
@@ -397,10 +461,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
           model.forKernel(notebookKernelName(current()))?.name ?? null,
         activeNotebook: () => current()?.title.label ?? null,
         create: name => void create(name),
-        switchTo: name => void switchTo(name)
+        switchTo: name => void switchTo(name),
+        trans
       });
       views.push(panel);
-      sidebar.addSection('Environments', panel, 'environments');
+      sidebar.addSection(trans.__('Environments'), panel, 'environments', {
+        toolbar: [
+          {
+            name: 'refresh',
+            icon: refreshIcon,
+            tooltip: trans.__('Check the environments again'),
+            onClick: () => void model.refresh()
+          }
+        ]
+      });
     }
     if (statusBar) {
       const item = new EnvironmentStatus({
@@ -410,7 +484,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
           const widget = app.shell.currentWidget;
           return !!widget && widget === current();
         },
-        onClick: () => void app.commands.execute(EnvironmentCommandIDs.switchEnvironment)
+        onClick: () => void app.commands.execute(EnvironmentCommandIDs.switchEnvironment),
+        trans
       });
       views.push(item);
       // Shown only while a notebook is the current document (it hides itself otherwise).
@@ -476,7 +551,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         title,
         items,
         current: chosen ? label(chosen) : undefined,
-        okLabel: 'Continue'
+        okLabel: trans.__('Continue'),
+        cancelLabel: trans.__('Cancel')
       });
       if (!result.button.accept || result.value === null) {
         return null;
@@ -487,9 +563,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(EnvironmentCommandIDs.switchEnvironment, {
       label: args =>
         args.name
-          ? `Switch active notebook to ${args.name as string}`
-          : 'Workbench: Switch Environment…',
-      caption: 'Restart the active notebook in another workbench environment (py3, tf2)',
+          ? trans.__('Switch active notebook to %1', args.name as string)
+          : trans.__('Workbench: Switch Environment…'),
+      caption: trans.__(
+        'Restart the active notebook in another workbench environment (py3, tf2)'
+      ),
       isEnabled: () => !!current(),
       execute: async args => {
         const panel = current();
@@ -498,17 +576,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
           await model.refresh();
           if (!model.environments.length) {
             await showErrorMessage(
-              'Switch environment',
+              trans.__('Switch environment'),
               model.error
-                ? `Cannot list the environments: ${model.error}`
-                : 'No environments.'
+                ? trans.__('Cannot list the environments: %1', model.error)
+                : trans.__('No environments.')
             );
             return;
           }
           const active = model.forKernel(notebookKernelName(panel))?.name;
           const others = model.environments.filter(e => e.name !== active);
           const env = await pick(
-            `Switch ${panel?.title.label ?? 'the notebook'} to`,
+            trans.__('Switch %1 to', panel?.title.label ?? trans.__('the notebook')),
             others.length ? others : model.environments
           );
           if (!env) {
@@ -522,9 +600,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(EnvironmentCommandIDs.createEnvironment, {
       label: args =>
         args.name
-          ? `Create the ${args.name as string} environment`
-          : 'Workbench: Create Environment…',
-      caption: 'Create or repair a workbench environment (py3, tf2) on the server',
+          ? trans.__('Create the %1 environment', args.name as string)
+          : trans.__('Workbench: Create Environment…'),
+      caption: trans.__(
+        'Create or repair a workbench environment (py3, tf2) on the server'
+      ),
       execute: async args => {
         let name = args.name as string | undefined;
         if (!name) {
@@ -532,17 +612,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
           const candidates = model.environments.filter(e => !e.ready);
           if (!model.environments.length) {
             await showErrorMessage(
-              'Create environment',
+              trans.__('Create environment'),
               model.error
-                ? `Cannot list the environments: ${model.error}`
-                : 'No environments.'
+                ? trans.__('Cannot list the environments: %1', model.error)
+                : trans.__('No environments.')
             );
             return;
           }
           const env = await pick(
             candidates.length
-              ? 'Create or repair environment'
-              : 'All environments are ready: rebuild one?',
+              ? trans.__('Create or repair environment')
+              : trans.__('All environments are ready: rebuild one?'),
             candidates.length ? candidates : model.environments
           );
           if (!env) {
@@ -558,7 +638,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         EnvironmentCommandIDs.switchEnvironment,
         EnvironmentCommandIDs.createEnvironment
       ]) {
-        palette.addItem({ command, category: 'Workbench' });
+        palette.addItem({ command, category: trans.__('Workbench') });
       }
     }
 

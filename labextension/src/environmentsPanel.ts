@@ -6,10 +6,14 @@
  * (POST answers 202 and the creation runs on the server; GET shows its step and last log
  * lines under `creation`).
  */
+import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { requestAPI } from './api';
-import { h } from './dom';
+import { button, h } from './dom';
+import { TRANSLATION_DOMAIN } from './tokens';
+
+const defaultTrans = () => nullTranslator.load(TRANSLATION_DOMAIN);
 
 export type EnvironmentState = 'ready' | 'missing' | 'incomplete' | 'broken' | 'creating';
 
@@ -87,31 +91,41 @@ export function describePackages(packages: { [dist: string]: string }, max = 4):
 }
 
 /** A sentence about the GPU for GPU-aware environments, null for the others. */
-export function describeGpu(env: IEnvironment): string | null {
+export function describeGpu(
+  env: IEnvironment,
+  trans: TranslationBundle = defaultTrans()
+): string | null {
   if (env.gpu === null || env.gpu === undefined) {
     return null;
   }
   if (env.gpu) {
-    return 'GPU: visible and used by TensorFlow';
+    return trans.__('visible and used by TensorFlow');
   }
   if (env.gpu_visible) {
-    return 'GPU: visible, but this is a CPU build (Repair/Update to rebuild for the GPU)';
+    return trans.__(
+      'visible, but this is a CPU build (Repair/Update to rebuild for the GPU)'
+    );
   }
-  return 'GPU: none visible (TensorFlow runs on the CPU)';
+  return trans.__('none visible (TensorFlow runs on the CPU)');
 }
 
 /** The label of the button that (re)builds an environment, null when none is needed. */
-export function createLabel(env: IEnvironment): string | null {
+export function createLabel(
+  env: IEnvironment,
+  trans: TranslationBundle = defaultTrans()
+): string | null {
   switch (env.state) {
     case 'missing':
-      return 'Create';
+      return trans.__('Create');
     case 'incomplete':
     case 'broken':
-      return 'Repair';
+      return trans.__('Repair');
     case 'creating':
       return null;
     default:
-      return /older definition|different GPU/.test(env.message) ? 'Update' : null;
+      return /older definition|different GPU/.test(env.message)
+        ? trans.__('Update')
+        : null;
   }
 }
 
@@ -148,7 +162,8 @@ const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
  * status bar item and the commands.
  */
 export class EnvironmentsModel {
-  constructor(options: { pollInterval?: () => number } = {}) {
+  constructor(options: { pollInterval?: () => number; trans?: TranslationBundle } = {}) {
+    this._trans = options.trans ?? defaultTrans();
     this._pollInterval = options.pollInterval ?? (() => 1000);
   }
 
@@ -254,7 +269,7 @@ export class EnvironmentsModel {
     const progress: ICreationProgress = {
       name,
       running: true,
-      step: 'starting',
+      step: this._trans.__('starting'),
       log: [],
       error: null
     };
@@ -287,7 +302,9 @@ export class EnvironmentsModel {
           progress.log = creation.log.slice(-6);
           if (creation.state !== 'running') {
             if (creation.state === 'failed') {
-              throw new Error(creation.error || `Creating ${name} failed.`);
+              throw new Error(
+                creation.error || this._trans.__('Creating %1 failed.', name)
+              );
             }
             break;
           }
@@ -299,9 +316,9 @@ export class EnvironmentsModel {
         this._changed.emit();
       }
       progress.running = false;
-      progress.step = env.ready ? `${name} is ready` : env.message;
+      progress.step = env.ready ? this._trans.__('%1 is ready', name) : env.message;
       if (!env.ready) {
-        throw new Error(env.message || `${name} is not ready.`);
+        throw new Error(env.message || this._trans.__('%1 is not ready.', name));
       }
       this._creationEnded.emit({ name, ok: true, error: null });
       void this.refresh();
@@ -331,6 +348,7 @@ export class EnvironmentsModel {
   private _progress = new Map<string, ICreationProgress>();
   private _waiters = new Map<string, Promise<IEnvironment>>();
   private _pollInterval: () => number;
+  private _trans: TranslationBundle;
   private _changed = new Listeners<void>();
   private _creationEnded = new Listeners<ICreationEnded>();
 }
@@ -345,6 +363,7 @@ export interface IEnvironmentsPanelOptions {
   create: (name: string) => void;
   /** Switch the active notebook to the environment (confirmation included). */
   switchTo: (name: string) => void;
+  trans?: TranslationBundle;
 }
 
 /** The sidebar's "Environments" section. */
@@ -352,27 +371,13 @@ export class EnvironmentsPanel extends Widget {
   constructor(options: IEnvironmentsPanelOptions) {
     super();
     this._options = options;
+    this._trans = options.trans ?? defaultTrans();
     this.addClass('jp-WorkbenchEnvironments');
-    const refresh = h(
-      'button',
-      {
-        className: 'jp-mod-styled jp-WorkbenchEnvironments-refresh',
-        type: 'button',
-        title: 'Check the environments again'
-      },
-      'Refresh'
-    );
-    refresh.addEventListener('click', () => void options.model.refresh());
     this._notebook = h('div', { className: 'jp-WorkbenchEnvironments-notebook' });
     this._list = h('div', { className: 'jp-WorkbenchEnvironments-list' });
     this._error = h('div', { className: 'jp-WorkbenchEnvironments-error' });
     this.node.append(
-      h(
-        'div',
-        { className: 'jp-WorkbenchEnvironments-toolbar' },
-        this._notebook,
-        refresh
-      ),
+      h('div', { className: 'jp-WorkbenchEnvironments-toolbar' }, this._notebook),
       this._error,
       this._list
     );
@@ -389,21 +394,24 @@ export class EnvironmentsPanel extends Widget {
 
   protected onUpdateRequest(): void {
     const { model } = this._options;
+    const trans = this._trans;
     const active = this._options.activeEnvironment();
     const notebook = this._options.activeNotebook();
     const label = notebook
-      ? `Active notebook: ${notebook}${active ? ` (${active})` : ''}`
-      : 'No notebook open.';
+      ? active
+        ? trans.__('Active notebook: %1 (%2)', notebook, active)
+        : trans.__('Active notebook: %1', notebook)
+      : trans.__('No notebook open.');
     if (this._notebook.textContent !== label) {
       this._notebook.textContent = label;
     }
     this._error.textContent = model.error
-      ? `Cannot list the environments: ${model.error}`
+      ? trans.__('Cannot list the environments: %1', model.error)
       : '';
     this._error.hidden = !model.error;
     if (!model.loaded && !model.error) {
       this._list.replaceChildren(
-        h('div', { className: 'jp-WorkbenchEnvironments-empty' }, 'Loading…')
+        h('div', { className: 'jp-WorkbenchEnvironments-empty' }, trans.__('Loading…'))
       );
       return;
     }
@@ -438,8 +446,16 @@ export class EnvironmentsPanel extends Widget {
     notebook: string | null
   ): HTMLElement {
     const { model } = this._options;
+    const trans = this._trans;
     const creating = model.isCreating(env.name) || env.state === 'creating';
     const state = creating ? 'creating' : env.state;
+    const stateText: { [state: string]: string } = {
+      ready: trans.__('ready'),
+      missing: trans.__('missing'),
+      incomplete: trans.__('incomplete'),
+      broken: trans.__('broken'),
+      creating: trans.__('creating')
+    };
     const card = h('div', {
       className: 'jp-WorkbenchEnv' + (isActive ? ' jp-mod-active' : ''),
       'data-env': env.name,
@@ -449,7 +465,11 @@ export class EnvironmentsPanel extends Widget {
       'div',
       { className: 'jp-WorkbenchEnv-title' },
       h('span', { className: 'jp-WorkbenchEnv-name' }, env.display_name || env.name),
-      h('span', { className: 'jp-WorkbenchEnv-state', 'data-field': 'state' }, state)
+      h(
+        'span',
+        { className: 'jp-WorkbenchEnv-state', 'data-field': 'state' },
+        stateText[state] ?? state
+      )
     );
     if (isActive) {
       title.append(
@@ -457,9 +477,9 @@ export class EnvironmentsPanel extends Widget {
           'span',
           {
             className: 'jp-WorkbenchEnv-activeBadge',
-            title: 'The active notebook runs in this environment'
+            title: trans.__('The active notebook runs in this environment')
           },
-          'active notebook'
+          trans.__('active notebook')
         )
       );
     }
@@ -467,17 +487,17 @@ export class EnvironmentsPanel extends Widget {
     const details = h('dl', { className: 'jp-WorkbenchEnv-details' });
     const add = (label: string, field: string, value: string) =>
       details.append(h('dt', {}, label), h('dd', { 'data-field': field }, value));
-    add('Kernel', 'kernel', env.kernel_name);
+    add(trans.__('Kernel'), 'kernel', env.kernel_name);
     if (env.python) {
-      add('Python', 'python', env.python);
+      add(trans.__('Python'), 'python', env.python);
     }
     const packages = describePackages(env.packages);
     if (packages) {
-      add('Packages', 'packages', packages);
+      add(trans.__('Packages'), 'packages', packages);
     }
-    const gpu = describeGpu(env);
+    const gpu = describeGpu(env, trans);
     if (gpu) {
-      add('GPU', 'gpu', gpu.replace(/^GPU: /, ''));
+      add(trans.__('GPU'), 'gpu', gpu);
     }
     card.append(details);
     if (env.message && !(env.ready && /is ready\.$/.test(env.message))) {
@@ -494,43 +514,34 @@ export class EnvironmentsPanel extends Widget {
     }
     const progress = model.progress(env.name);
     if (progress) {
-      card.append(renderProgress(progress));
+      card.append(renderProgress(progress, trans));
     }
     const actions = h('div', { className: 'jp-WorkbenchEnv-actions' });
-    const label = createLabel(env);
+    const label = createLabel(env, trans);
     if (creating) {
-      actions.append(
-        h(
-          'button',
-          { className: 'jp-mod-styled', type: 'button', disabled: true },
-          'Creating…'
-        )
-      );
+      const busy = button(trans.__('Creating…'));
+      busy.disabled = true;
+      actions.append(busy);
     } else if (label) {
-      const button = h(
-        'button',
-        {
-          className: 'jp-mod-styled jp-mod-accept jp-WorkbenchEnv-create',
-          type: 'button',
-          title: `${label} the ${env.name} environment on the server`
-        },
-        label
-      );
-      button.addEventListener('click', () => this._options.create(env.name));
-      actions.append(button);
+      const create = button(label, {
+        kind: 'accept',
+        title: trans.__('%1 the %2 environment on the server', label, env.name)
+      });
+      create.classList.add('jp-WorkbenchEnv-create');
+      create.addEventListener('click', () => this._options.create(env.name));
+      actions.append(create);
     }
     if (notebook && !isActive && !creating) {
-      const button = h(
-        'button',
-        {
-          className: 'jp-mod-styled jp-WorkbenchEnv-switch',
-          type: 'button',
-          title: `Restart ${notebook}'s kernel in ${env.name} (variables are lost)`
-        },
-        `Switch active notebook to ${env.name}`
-      );
-      button.addEventListener('click', () => this._options.switchTo(env.name));
-      actions.append(button);
+      const switchButton = button(trans.__('Switch active notebook to %1', env.name), {
+        title: trans.__(
+          "Restart %1's kernel in %2 (variables are lost)",
+          notebook,
+          env.name
+        )
+      });
+      switchButton.classList.add('jp-WorkbenchEnv-switch');
+      switchButton.addEventListener('click', () => this._options.switchTo(env.name));
+      actions.append(switchButton);
     }
     if (actions.childElementCount) {
       card.append(actions);
@@ -539,6 +550,7 @@ export class EnvironmentsPanel extends Widget {
   }
 
   private _options: IEnvironmentsPanelOptions;
+  private _trans: TranslationBundle;
   private _cards = new Map<string, { key: string; node: HTMLElement }>();
   private _notebook: HTMLDivElement;
   private _list: HTMLDivElement;
@@ -546,13 +558,16 @@ export class EnvironmentsPanel extends Widget {
 }
 
 /** The step, the last log lines and (while running) an indeterminate progress bar. */
-export function renderProgress(progress: ICreationProgress): HTMLElement {
+export function renderProgress(
+  progress: ICreationProgress,
+  trans: TranslationBundle = defaultTrans()
+): HTMLElement {
   const node = h('div', {
     className: 'jp-WorkbenchEnv-progress',
     'data-running': progress.running ? 'true' : 'false'
   });
   if (progress.running) {
-    node.append(h('progress', { 'aria-label': `Creating ${progress.name}` }));
+    node.append(h('progress', { 'aria-label': trans.__('Creating %1', progress.name) }));
   }
   node.append(
     h('div', { className: 'jp-WorkbenchEnv-step', 'data-field': 'step' }, progress.step)

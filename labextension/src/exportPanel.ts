@@ -1,16 +1,35 @@
 /**
  * The sidebar's "Export to SavedModel" section.
  *
- * A model file is exported by the server (`POST workbench/api/exports`); a notebook
- * variable is exported by inserting and running a `%savedmodel` cell in the active
- * notebook. Both end in the same library call, `export_savedmodel`.
+ * A model file is exported by the server (`POST workbench/api/exports`, followed by an
+ * `ExportModel` that polls its progress); a notebook variable is exported by inserting and
+ * running one `%savedmodel` cell in the active notebook (the extension is loaded silently
+ * first, so no helper code ever lands in the user's notebook). Both end in the same library
+ * call, `export_savedmodel`.
  */
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+import { Poll } from '@lumino/polling';
+import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { requestAPI } from './api';
-import { formatBytes, h, useSelectedButton } from './dom';
-import { IExportRequest, IExportResult, IExportState } from './tokens';
+import {
+  button,
+  checkbox,
+  formatBytes,
+  h,
+  row,
+  say,
+  textInput,
+  useSelectedButton
+} from './dom';
+import {
+  IExportRequest,
+  IExportResult,
+  IExportState,
+  TRANSLATION_DOMAIN
+} from './tokens';
 
 export interface IExportPanelOptions {
   notebooks: INotebookTracker | null;
@@ -18,6 +37,7 @@ export interface IExportPanelOptions {
   selectedPath: () => string | null;
   pollInterval: () => number;
   defaultDestination: () => string;
+  trans?: TranslationBundle;
 }
 
 /** Suggest `models/<stem>` for `path/to/<stem>.keras`. */
@@ -27,10 +47,97 @@ export function suggestDestination(source: string, base: string): string {
   return `${base.replace(/\/+$/, '')}/${stem}`;
 }
 
+/** The `%savedmodel` line for a notebook variable, with only the non-default options. */
+export function savedmodelLine(
+  variable: string,
+  destination: string,
+  options: {
+    version?: number | null;
+    signature?: string;
+    overwrite?: boolean;
+    verify?: boolean;
+    float16?: boolean;
+  } = {}
+): string {
+  const quote = (s: string) => (/^[\w./:@-]+$/.test(s) ? s : JSON.stringify(s));
+  const args = [`%savedmodel ${variable} ${quote(destination)}`];
+  if (options.version) {
+    args.push(`--version ${options.version}`);
+  }
+  const signature = (options.signature ?? '').trim();
+  if (signature && signature !== 'serving_default') {
+    args.push(`--signature ${quote(signature)}`);
+  }
+  if (options.overwrite) {
+    args.push('--overwrite');
+  }
+  if (options.verify === false) {
+    args.push('--no-verify');
+  }
+  if (options.float16) {
+    args.push('--weights-dtype float16');
+  }
+  return args.join(' ');
+}
+
+/**
+ * One server-side export: starts it, polls its progress with a `Poll` and emits `changed`
+ * on each new state until it is done or failed.
+ */
+export class ExportModel {
+  constructor(private _interval: () => number) {}
+
+  get changed(): ISignal<this, IExportState> {
+    return this._changed;
+  }
+
+  get state(): IExportState | null {
+    return this._state;
+  }
+
+  /** Start an export; resolves with its final state. */
+  async start(request: IExportRequest): Promise<IExportState> {
+    const { id } = await requestAPI<{ id: string }>('exports', {
+      method: 'POST',
+      body: JSON.stringify(request)
+    });
+    return new Promise<IExportState>((resolve, reject) => {
+      const poll = new Poll({
+        auto: true,
+        factory: async () => {
+          const state = await requestAPI<IExportState>(
+            `exports/${encodeURIComponent(id)}`
+          );
+          this._state = state;
+          this._changed.emit(state);
+          if (state.state === 'done' || state.state === 'failed') {
+            poll.dispose();
+            resolve(state);
+          }
+        },
+        frequency: { interval: this._interval(), backoff: false, max: 10_000 },
+        name: 'jupyter-workbench:export'
+      });
+      poll.ticked.connect((_, tick) => {
+        if (tick.phase === 'rejected') {
+          poll.dispose();
+          reject(tick.payload);
+        }
+      });
+    });
+  }
+
+  private _state: IExportState | null = null;
+  private _changed = new Signal<this, IExportState>(this);
+}
+
 export class ExportPanel extends Widget {
   constructor(options: IExportPanelOptions) {
     super();
     this._options = options;
+    const trans = (this._trans =
+      options.trans ?? nullTranslator.load(TRANSLATION_DOMAIN));
+    this._model = new ExportModel(options.pollInterval);
     this.addClass('jp-WorkbenchExport');
     const f = this._fields;
     f.kindFile = h('input', {
@@ -40,57 +147,54 @@ export class ExportPanel extends Widget {
       checked: true
     });
     f.kindVar = h('input', { type: 'radio', name: 'wb-export-kind', value: 'variable' });
-    f.source = h('input', {
-      type: 'text',
-      placeholder: 'model.keras, model.h5 or a SavedModel dir',
-      'aria-label': 'Model file'
+    const source = textInput(trans.__('Model file'), {
+      placeholder: trans.__('model.keras, .h5 or a SavedModel folder')
     });
-    f.variable = h('input', {
-      type: 'text',
-      placeholder: 'model',
-      'aria-label': 'Notebook variable'
+    f.source = source.input;
+    const variable = textInput(trans.__('Notebook variable'), { placeholder: 'model' });
+    f.variable = variable.input;
+    const destination = textInput(trans.__('Destination'), {
+      placeholder: 'models/mymodel'
     });
-    f.destination = h('input', {
-      type: 'text',
-      placeholder: 'models/mymodel',
-      'aria-label': 'Destination'
-    });
-    f.version = h('input', {
+    f.destination = destination.input;
+    const version = textInput(trans.__('Version'), {
       type: 'number',
       min: '1',
-      placeholder: 'auto',
-      'aria-label': 'Version'
+      placeholder: trans.__('next')
     });
-    f.signature = h('input', {
-      type: 'text',
-      value: 'serving_default',
-      'aria-label': 'Signature name'
-    });
-    f.verify = h('input', { type: 'checkbox', checked: true, 'aria-label': 'Verify' });
-    f.overwrite = h('input', { type: 'checkbox', 'aria-label': 'Overwrite' });
-    f.float16 = h('input', {
-      type: 'checkbox',
-      'aria-label': 'Store weights as float16'
-    });
+    f.version = version.input;
+    const signature = textInput(trans.__('Signature'), { value: 'serving_default' });
+    f.signature = signature.input;
+    const verify = checkbox(trans.__('Verify'), { checked: true });
+    f.verify = verify.input;
+    const overwrite = checkbox(trans.__('Overwrite'));
+    f.overwrite = overwrite.input;
+    const float16 = checkbox(trans.__('float16 weights'));
+    f.float16 = float16.input;
     const useSelected = useSelectedButton(
       () => this._options.selectedPath(),
       path => this.setSource(path),
-      () => this._showError('Select a model file in the file browser first.')
+      {
+        label: trans.__('Use selected'),
+        title: trans.__('Use the file selected in the file browser')
+      },
+      () => this._showError(trans.__('Select a model file in the file browser first.'))
     );
-    this._button = h(
-      'button',
-      { className: 'jp-mod-styled jp-mod-accept jp-WorkbenchExport-run', type: 'button' },
-      'Export'
-    );
+    this._button = button(trans.__('Export'), { kind: 'accept' });
+    this._button.classList.add('jp-WorkbenchExport-run');
     this._button.addEventListener('click', () => void this.run());
-    this._progress = h('progress', { max: '1', value: '0', hidden: true });
-    this._message = h('div', { className: 'jp-WorkbenchExport-message' });
+    this._progress = h('progress', { max: '1', value: '0' });
+    this._progress.hidden = true;
+    this._message = h('div', { className: 'jp-WorkbenchExport-message', role: 'status' });
     this._result = h('div', { className: 'jp-WorkbenchExport-result' });
 
-    const row = (label: string, ...els: HTMLElement[]) =>
-      h('label', { className: 'jp-WorkbenchForm-row' }, h('span', {}, label), ...els);
-    this._fileRow = row('Model file', f.source, useSelected);
-    this._varRow = row('Variable', f.variable);
+    this._fileRow = row(
+      trans.__('Model file'),
+      h('div', { className: 'jp-WorkbenchForm-controls' }, source.group, useSelected)
+    );
+    this._fileRow.classList.add('jp-WorkbenchExport-fileRow');
+    this._varRow = row(trans.__('Variable'), variable.group);
+    this._varRow.classList.add('jp-WorkbenchExport-varRow');
     this._varRow.hidden = true;
     const onKind = () => {
       this._fileRow.hidden = !f.kindFile.checked;
@@ -102,27 +206,41 @@ export class ExportPanel extends Widget {
     this.node.append(
       h(
         'div',
-        { className: 'jp-WorkbenchForm-row jp-WorkbenchExport-kind' },
-        h('label', {}, f.kindFile, ' Model file'),
-        h('label', {}, f.kindVar, ' Notebook variable')
+        { className: 'jp-WorkbenchExport-kind', role: 'radiogroup' },
+        h(
+          'label',
+          { className: 'jp-WorkbenchCheckbox' },
+          f.kindFile,
+          h('span', {}, trans.__('Model file'))
+        ),
+        h(
+          'label',
+          { className: 'jp-WorkbenchCheckbox' },
+          f.kindVar,
+          h('span', {}, trans.__('Notebook variable'))
+        )
       ),
       this._fileRow,
       this._varRow,
-      row('Destination', f.destination),
-      row('Version', f.version),
-      row('Signature', f.signature),
+      row(trans.__('Destination'), destination.group),
+      row(trans.__('Version'), version.group),
+      row(trans.__('Signature'), signature.group),
       h(
         'div',
-        { className: 'jp-WorkbenchForm-row jp-WorkbenchExport-flags' },
-        h('label', {}, f.verify, ' Verify'),
-        h('label', {}, f.overwrite, ' Overwrite'),
-        h('label', {}, f.float16, ' float16 weights')
+        { className: 'jp-WorkbenchExport-flags' },
+        verify.label,
+        overwrite.label,
+        float16.label
       ),
-      this._button,
+      h('div', { className: 'jp-WorkbenchForm-actions' }, this._button),
       this._progress,
       this._message,
       this._result
     );
+  }
+
+  get model(): ExportModel {
+    return this._model;
   }
 
   /** Prefill the form with a model file (from the file browser's context menu). */
@@ -140,14 +258,16 @@ export class ExportPanel extends Widget {
 
   /** Start the export described by the form. */
   async run(): Promise<void> {
+    const trans = this._trans;
     this._result.replaceChildren();
-    this._message.textContent = '';
-    this._message.classList.remove('jp-mod-error');
+    say(this._message, '');
     const f = this._fields;
     const destination = f.destination.value.trim();
     if (!destination) {
       this._showError(
-        'Choose a destination (a folder under the server root, a mount or an oss:// URL).'
+        trans.__(
+          'Choose a destination (a folder under the server root, a mount or an oss:// URL).'
+        )
       );
       return;
     }
@@ -157,7 +277,9 @@ export class ExportPanel extends Widget {
     }
     const source = f.source.value.trim();
     if (!source) {
-      this._showError('Choose a model file (.keras, .h5 or a SavedModel directory).');
+      this._showError(
+        trans.__('Choose a model file (.keras, .h5 or a SavedModel folder).')
+      );
       return;
     }
     const request: IExportRequest = {
@@ -174,92 +296,84 @@ export class ExportPanel extends Widget {
     this._button.disabled = true;
     this._progress.hidden = false;
     this._progress.value = 0;
+    const onChanged = (_: ExportModel, state: IExportState) => {
+      this._progress.value = state.progress || 0;
+      say(this._message, state.message || trans.__(state.state));
+    };
+    this._model.changed.connect(onChanged);
     try {
-      const { id } = await requestAPI<{ id: string }>('exports', {
-        method: 'POST',
-        body: JSON.stringify(request)
-      });
-      const final = await this._poll(id);
+      const final = await this._model.start(request);
       if (final.state === 'done' && final.result) {
-        this._message.textContent = 'Export finished.';
-        this._result.append(renderResult(final.result));
+        say(this._message, trans.__('Export finished.'));
+        this._result.append(renderResult(final.result, trans));
       } else {
-        this._showError(final.error || 'The export failed.');
+        this._showError(final.error || trans.__('The export failed.'));
       }
     } catch (error) {
       this._showError((error as Error).message);
     } finally {
+      this._model.changed.disconnect(onChanged);
       this._button.disabled = false;
       this._progress.hidden = true;
     }
   }
 
-  private async _poll(id: string): Promise<IExportState> {
-    for (;;) {
-      const state = await requestAPI<IExportState>(`exports/${encodeURIComponent(id)}`);
-      this._progress.value = state.progress || 0;
-      this._message.textContent = state.message || state.state;
-      if (state.state === 'done' || state.state === 'failed') {
-        return state;
-      }
-      await new Promise(resolve => setTimeout(resolve, this._options.pollInterval()));
-    }
-  }
-
-  /** Export a variable of the active notebook through a `%savedmodel` cell. */
+  /** Export a variable of the active notebook through one `%savedmodel` cell. */
   private async _runInNotebook(destination: string): Promise<void> {
+    const trans = this._trans;
     const f = this._fields;
     const variable = f.variable.value.trim();
     if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(variable)) {
       this._showError(
-        'Enter the name of a model variable of the active notebook, e.g. "model".'
+        trans.__(
+          'Enter the name of a model variable of the active notebook, e.g. "model".'
+        )
       );
       return;
     }
     const panel = this._options.notebooks?.currentWidget;
     if (!panel) {
-      this._showError('Open the notebook that holds the model first.');
+      this._showError(trans.__('Open the notebook that holds the model first.'));
       return;
     }
-    const quote = (s: string) => (/^[\w./:@-]+$/.test(s) ? s : JSON.stringify(s));
-    const args = [`%savedmodel ${variable} ${quote(destination)}`];
-    if (f.version.value) {
-      args.push(`--version ${parseInt(f.version.value, 10)}`);
+    const kernel = panel.sessionContext.session?.kernel;
+    if (!kernel) {
+      this._showError(trans.__('The active notebook has no running kernel.'));
+      return;
     }
-    const signature = f.signature.value.trim();
-    if (signature && signature !== 'serving_default') {
-      args.push(`--signature ${quote(signature)}`);
-    }
-    if (f.overwrite.checked) {
-      args.push('--overwrite');
-    }
-    if (!f.verify.checked) {
-      args.push('--no-verify');
-    }
-    if (f.float16.checked) {
-      args.push('--weights-dtype float16');
-    }
+    // Load the magic quietly (a silent request's output never reaches the notebook), so
+    // the cell holds only the %savedmodel line, in kernels that preload the workbench or not.
+    await kernel.requestExecute({
+      code: "get_ipython().extension_manager.load_extension('jupyter_workbench')",
+      silent: true,
+      store_history: false
+    }).done;
+    const line = savedmodelLine(variable, destination, {
+      version: f.version.value ? parseInt(f.version.value, 10) : null,
+      signature: f.signature.value,
+      overwrite: f.overwrite.checked,
+      verify: f.verify.checked,
+      float16: f.float16.checked
+    });
     const notebook = panel.content;
     NotebookActions.insertBelow(notebook);
     const cell = notebook.activeCell;
     if (!cell) {
-      this._showError('Could not insert a cell in the active notebook.');
+      this._showError(trans.__('Could not insert a cell in the active notebook.'));
       return;
     }
-    // reload_ext: works in any Python kernel, whether or not it preloads the workbench.
-    cell.model.sharedModel.setSource(
-      `%reload_ext jupyter_workbench\n_export = ${args.join(' ')}`
-    );
+    cell.model.sharedModel.setSource(line);
     await NotebookActions.run(notebook, panel.sessionContext);
-    this._message.textContent = 'Export cell inserted and run in the active notebook.';
+    say(this._message, trans.__('Export cell inserted and run in the active notebook.'));
   }
 
   private _showError(message: string): void {
-    this._message.textContent = message;
-    this._message.classList.add('jp-mod-error');
+    say(this._message, message, true);
   }
 
   private _options: IExportPanelOptions;
+  private _trans: TranslationBundle;
+  private _model: ExportModel;
   private _fields: { [name: string]: HTMLInputElement } = {};
   private _button: HTMLButtonElement;
   private _progress: HTMLProgressElement;
@@ -270,33 +384,38 @@ export class ExportPanel extends Widget {
 }
 
 /** The result summary: version, path, size, diff, and each signature's tensors. */
-export function renderResult(result: IExportResult): HTMLElement {
+export function renderResult(
+  result: IExportResult,
+  trans: TranslationBundle = nullTranslator.load(TRANSLATION_DOMAIN)
+): HTMLElement {
   const shape = (s: (number | null)[] | null) =>
     s === null
-      ? '(unknown rank)'
+      ? trans.__('(unknown rank)')
       : `(${s.map(d => (d === null ? '-1' : String(d))).join(', ')})`;
   const dl = h(
     'dl',
     { className: 'jp-WorkbenchExport-summary' },
-    h('dt', {}, 'Version'),
+    h('dt', {}, trans.__('Version')),
     h('dd', { 'data-field': 'version' }, String(result.version)),
-    h('dt', {}, 'Path'),
+    h('dt', {}, trans.__('Path')),
     h('dd', { 'data-field': 'path' }, result.path),
-    h('dt', {}, 'Size'),
+    h('dt', {}, trans.__('Size')),
     h('dd', { 'data-field': 'size' }, formatBytes(result.size_bytes)),
-    h('dt', {}, 'Max abs diff'),
+    h('dt', {}, trans.__('Max abs diff')),
     h(
       'dd',
       { 'data-field': 'max_abs_diff' },
-      result.max_abs_diff === null ? 'not verified' : result.max_abs_diff.toExponential(2)
+      result.max_abs_diff === null
+        ? trans.__('not verified')
+        : result.max_abs_diff.toExponential(2)
     )
   );
   const sigs = h('div', { className: 'jp-WorkbenchExport-signatures' });
   for (const [name, sig] of Object.entries(result.signatures)) {
     const list = h('ul', {});
     for (const [kind, tensors] of [
-      ['in', sig.inputs],
-      ['out', sig.outputs]
+      [trans.__('in'), sig.inputs],
+      [trans.__('out'), sig.outputs]
     ] as const) {
       for (const [tname, t] of Object.entries(tensors)) {
         list.append(h('li', {}, `${kind}: ${tname} ${t.dtype} ${shape(t.shape)}`));

@@ -10,13 +10,16 @@ import { ICommandPalette, showErrorMessage } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStateDB } from '@jupyterlab/statedb';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { ExportPanel } from './exportPanel';
 import { WorkbenchSidebar } from './sidebar';
 import { environmentsPlugins } from './environments';
 import { mountsPlugins } from './mounts';
+import { jobsPlugins } from './jobs';
 import { sessionPlugins } from './session';
-import { CommandIDs, IWorkbenchSidebar, PLUGIN_ID } from './tokens';
+import { CommandIDs, IWorkbenchSidebar, PLUGIN_ID, TRANSLATION_DOMAIN } from './tokens';
 
 const MODEL_FILE = /\.(keras|h5|hdf5)$/i;
 
@@ -30,7 +33,9 @@ const plugin: JupyterFrontEndPlugin<IWorkbenchSidebar> = {
     ICommandPalette,
     IDefaultFileBrowser,
     INotebookTracker,
-    ISettingRegistry
+    ISettingRegistry,
+    ITranslator,
+    IStateDB
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -38,14 +43,18 @@ const plugin: JupyterFrontEndPlugin<IWorkbenchSidebar> = {
     palette: ICommandPalette | null,
     fileBrowser: IDefaultFileBrowser | null,
     notebooks: INotebookTracker | null,
-    settingRegistry: ISettingRegistry | null
+    settingRegistry: ISettingRegistry | null,
+    translator: ITranslator | null,
+    state: IStateDB | null
   ): IWorkbenchSidebar => {
+    translator = translator ?? nullTranslator;
+    const trans = translator.load(TRANSLATION_DOMAIN);
     const settings = {
       pollInterval: 500,
       defaultDestination: 'models',
       openOnStart: false
     };
-    const sidebar = new WorkbenchSidebar();
+    const sidebar = new WorkbenchSidebar({ translator, state });
     const selectedPath = (): string | null => {
       const item = fileBrowser?.selectedItems().next();
       return item && !item.done ? item.value.path : null;
@@ -54,9 +63,10 @@ const plugin: JupyterFrontEndPlugin<IWorkbenchSidebar> = {
       notebooks,
       selectedPath,
       pollInterval: () => settings.pollInterval,
-      defaultDestination: () => settings.defaultDestination
+      defaultDestination: () => settings.defaultDestination,
+      trans
     });
-    sidebar.addSection('Export to SavedModel', exportPanel, 'export');
+    sidebar.addSection(trans.__('Export to SavedModel'), exportPanel, 'export');
     app.shell.add(sidebar, 'left', { rank: 850 });
     restorer?.add(sidebar, 'jupyter-workbench-sidebar');
     const handshake = sidebar.refresh();
@@ -77,22 +87,24 @@ const plugin: JupyterFrontEndPlugin<IWorkbenchSidebar> = {
     }
 
     app.commands.addCommand(CommandIDs.openSidebar, {
-      label: 'Workbench: Open Sidebar',
+      label: trans.__('Workbench: Open Sidebar'),
       execute: () => app.shell.activateById(sidebar.id)
     });
     app.commands.addCommand(CommandIDs.checkServer, {
-      label: 'Workbench: Check Server Extension',
+      label: trans.__('Workbench: Check Server Extension'),
       execute: async () => {
         const state = await sidebar.refresh();
         if (!state.ok) {
-          await showErrorMessage('Workbench server extension', state.message);
+          await showErrorMessage(trans.__('Workbench server extension'), state.message);
         }
         return state.ok;
       }
     });
     app.commands.addCommand(CommandIDs.exportFile, {
-      label: 'Export to SavedModel…',
-      caption: 'Export the selected Keras/h5 model file to a versioned SavedModel',
+      label: trans.__('Export to SavedModel…'),
+      caption: trans.__(
+        'Export the selected Keras/h5 model file to a versioned SavedModel'
+      ),
       isVisible: () => {
         const path = selectedPath();
         return path === null || MODEL_FILE.test(path);
@@ -103,6 +115,7 @@ const plugin: JupyterFrontEndPlugin<IWorkbenchSidebar> = {
           exportPanel.setSource(path);
         }
         app.shell.activateById(sidebar.id);
+        sidebar.reveal('export');
       }
     });
     app.contextMenu.addItem({
@@ -116,14 +129,23 @@ const plugin: JupyterFrontEndPlugin<IWorkbenchSidebar> = {
         CommandIDs.checkServer,
         CommandIDs.exportFile
       ]) {
-        palette.addItem({ command, category: 'Workbench' });
+        palette.addItem({ command, category: trans.__('Workbench') });
       }
     }
     return {
-      addSection: (title, body, id) => sidebar.addSection(title, body, id),
+      addSection: (title, body, id, options) =>
+        sidebar.addSection(title, body, id, options),
+      reveal: id => sidebar.reveal(id),
+      translator,
       features: handshake.then(state => (state.ok ? state.status.features : null))
     };
   }
 };
 
-export default [plugin, ...mountsPlugins, ...environmentsPlugins, ...sessionPlugins];
+export default [
+  plugin,
+  ...mountsPlugins,
+  ...environmentsPlugins,
+  ...sessionPlugins,
+  ...jobsPlugins
+];

@@ -1,5 +1,7 @@
 /**
- * Mounts (frontend): the Workbench sidebar's "Mounts" section.
+ * Mounts (frontend): the Workbench sidebar's "Mounts" section, and mount actions where
+ * users look for them: "Mount Storage…" in the file browser's toolbar and "Unmount" in the
+ * context menu of a mount folder.
  *
  * Mounted storage shows in JupyterLab's own file browser at `mnt/<name>` (the server's
  * contents manager serves it); this plugin adds the panel to add and remove mounts and to
@@ -7,14 +9,29 @@
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { addIcon, refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
 
-import { IMount, MountsPanel } from './mountsPanel';
-import { IWorkbenchSidebar } from './tokens';
+import { IMount, MountsModel, MountsPanel } from './mountsPanel';
+import { IWorkbenchSidebar, SIDEBAR_ID, TRANSLATION_DOMAIN } from './tokens';
 
 export const MOUNTS_PLUGIN_ID = 'jupyter-workbench:mounts';
 
 namespace MountsCommandIDs {
   export const refresh = 'workbench:refresh-mounts';
+  export const add = 'workbench:add-mount';
+  export const unmount = 'workbench:unmount';
+}
+
+/** Paths of the documents open in the main area. */
+function openDocumentPaths(app: JupyterFrontEnd): string[] {
+  const paths: string[] = [];
+  for (const widget of app.shell.widgets('main')) {
+    const path = (widget as { context?: { path?: string } }).context?.path;
+    if (path) {
+      paths.push(path);
+    }
+  }
+  return paths;
 }
 
 const mountsPlugin: JupyterFrontEndPlugin<void> = {
@@ -28,13 +45,20 @@ const mountsPlugin: JupyterFrontEndPlugin<void> = {
     sidebar: IWorkbenchSidebar,
     fileBrowser: IDefaultFileBrowser | null
   ): void => {
+    const trans = sidebar.translator.load(TRANSLATION_DOMAIN);
+    const refreshBrowser = async () => {
+      await fileBrowser?.model.refresh();
+    };
     const openFolder = async (path: string) => {
-      await app.commands.execute('filebrowser:go-to-path', { path });
       if (fileBrowser) {
         app.shell.activateById(fileBrowser.id);
       }
+      await app.commands.execute('filebrowser:go-to-path', { path });
     };
+    const model = new MountsModel();
     const panel = new MountsPanel({
+      model,
+      trans,
       openFolder,
       openFile: async path => {
         await app.commands.execute('docmanager:open', { path });
@@ -49,6 +73,8 @@ const mountsPlugin: JupyterFrontEndPlugin<void> = {
         }
         return { path: fileBrowser.model.path, count };
       },
+      mounted: refreshBrowser,
+      openDocuments: () => openDocumentPaths(app),
       unmounted: async (mount: IMount) => {
         if (!fileBrowser) {
           return;
@@ -65,15 +91,75 @@ const mountsPlugin: JupyterFrontEndPlugin<void> = {
       fileBrowser.model.pathChanged.connect(() => panel.updateMore());
       fileBrowser.model.refreshed.connect(() => panel.updateMore());
     }
+    const selectedMount = (): IMount | null => {
+      const item = fileBrowser?.selectedItems().next();
+      if (!item || item.done) {
+        return null;
+      }
+      return model.mounts.find(m => m.path === item.value.path) ?? null;
+    };
     app.commands.addCommand(MountsCommandIDs.refresh, {
-      label: 'Workbench: Refresh Mounts',
+      label: trans.__('Workbench: Refresh Mounts'),
       execute: () => panel.refresh()
     });
-    void sidebar.features.then(features => {
-      if (features && features.mounts) {
-        sidebar.addSection('Mounts', panel, 'mounts');
-        void panel.refresh();
+    app.commands.addCommand(MountsCommandIDs.add, {
+      label: trans.__('Mount Storage…'),
+      caption: trans.__('Mount an OSS bucket, NAS or SMB share into mnt/'),
+      execute: () => {
+        app.shell.activateById(SIDEBAR_ID);
+        sidebar.reveal('mounts');
+        panel.showForm();
       }
+    });
+    app.commands.addCommand(MountsCommandIDs.unmount, {
+      label: trans.__('Unmount'),
+      caption: trans.__('Remove this mount from the file browser (the files stay)'),
+      isVisible: () => selectedMount() !== null,
+      execute: async () => {
+        const mount = selectedMount();
+        if (mount) {
+          await panel.unmount(mount);
+        }
+      }
+    });
+    app.contextMenu.addItem({
+      command: MountsCommandIDs.unmount,
+      selector: '.jp-DirListing-item[data-isdir="true"]',
+      rank: 62
+    });
+    void sidebar.features.then(features => {
+      if (!features || !features.mounts) {
+        return;
+      }
+      sidebar.addSection(trans.__('Mounts'), panel, 'mounts', {
+        toolbar: [
+          {
+            name: 'add',
+            icon: addIcon,
+            tooltip: trans.__('Add a mount'),
+            onClick: () => panel.showForm()
+          },
+          {
+            name: 'refresh',
+            icon: refreshIcon,
+            tooltip: trans.__('Refresh the mounts'),
+            onClick: () => void panel.refresh()
+          }
+        ]
+      });
+      if (fileBrowser) {
+        const mountButton = new ToolbarButton({
+          icon: addIcon,
+          label: trans.__('Mount'),
+          className: 'jp-WorkbenchMountButton',
+          tooltip: trans.__('Mount an OSS bucket, NAS or SMB share into mnt/'),
+          onClick: () => void app.commands.execute(MountsCommandIDs.add)
+        });
+        if (!fileBrowser.toolbar.insertAfter('refresh', 'workbench-mount', mountButton)) {
+          fileBrowser.toolbar.addItem('workbench-mount', mountButton);
+        }
+      }
+      void panel.refresh();
     });
   }
 };

@@ -4,10 +4,15 @@
  * more entries than the file browser shows (the contents API returns one page).
  */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+import { closeIcon, folderIcon } from '@jupyterlab/ui-components';
+import { Poll } from '@lumino/polling';
+import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { requestAPI } from './api';
-import { formatBytes, h } from './dom';
+import { button, checkbox, formatBytes, h, row, say, select, textInput } from './dom';
+import { TRANSLATION_DOMAIN } from './tokens';
 
 /** A mount as `GET workbench/api/mounts` describes it (never with secrets). */
 export interface IMount {
@@ -56,6 +61,12 @@ export interface IMountsPanelOptions {
   browserState: () => { path: string; count: number } | null;
   /** Called after a mount was removed (the file browser may be inside it). */
   unmounted: (mount: IMount) => Promise<void>;
+  /** Called after a mount was added (the file browser shows mnt/ at once). */
+  mounted?: (mount: IMount) => Promise<void>;
+  /** Paths of the documents open in the main area (unmount warns about those inside). */
+  openDocuments?: () => string[];
+  model?: MountsModel;
+  trans?: TranslationBundle;
 }
 
 type Kind = 'oss' | 'nas' | 'smb' | 'url';
@@ -66,7 +77,8 @@ const trimSlashes = (s: string) => s.trim().replace(/^\/+|\/+$/g, '');
 export function buildMountRequest(
   kind: Kind,
   values: { [field: string]: string },
-  readOnly: boolean
+  readOnly: boolean,
+  trans: TranslationBundle = nullTranslator.load(TRANSLATION_DOMAIN)
 ): IMountRequest {
   const v = (name: string) => (values[name] || '').trim();
   const options: { [key: string]: string } = {};
@@ -80,11 +92,11 @@ export function buildMountRequest(
   if (kind === 'oss') {
     const bucket = v('bucket');
     if (!bucket) {
-      throw new Error('Enter the bucket name.');
+      throw new Error(trans.__('Enter the bucket name.'));
     }
     if (!v('endpoint')) {
       throw new Error(
-        'Enter the OSS endpoint, e.g. https://oss-cn-hangzhou.aliyuncs.com.'
+        trans.__('Enter the OSS endpoint, e.g. https://oss-cn-hangzhou.aliyuncs.com.')
       );
     }
     const prefix = trimSlashes(v('prefix'));
@@ -97,7 +109,9 @@ export function buildMountRequest(
   } else if (kind === 'nas') {
     url = v('location');
     if (!url) {
-      throw new Error('Enter a path (/mnt/nas/share) or a nas://server:/export URL.');
+      throw new Error(
+        trans.__('Enter a path (/mnt/nas/share) or a nas://server:/export URL.')
+      );
     }
     if (url.startsWith('/')) {
       url = `file://${url}`;
@@ -110,7 +124,7 @@ export function buildMountRequest(
     const server = v('server');
     const share = trimSlashes(v('share'));
     if (!server || !share) {
-      throw new Error('Enter the SMB server and share.');
+      throw new Error(trans.__('Enter the SMB server and share.'));
     }
     const sub = trimSlashes(v('subpath'));
     url = `smb://${server}/${share}${sub ? '/' + sub : ''}`;
@@ -120,7 +134,7 @@ export function buildMountRequest(
   } else {
     url = v('url');
     if (!url) {
-      throw new Error('Enter an fsspec URL such as s3://bucket/prefix.');
+      throw new Error(trans.__('Enter an fsspec URL such as s3://bucket/prefix.'));
     }
     for (const line of (values.options || '').split('\n')) {
       const text = line.trim();
@@ -129,67 +143,175 @@ export function buildMountRequest(
       }
       const eq = text.indexOf('=');
       if (eq <= 0) {
-        throw new Error(`Options must be key=value lines, got "${text}".`);
+        throw new Error(trans.__('Options must be key=value lines, got "%1".', text));
       }
       options[text.slice(0, eq).trim()] = text.slice(eq + 1).trim();
     }
   }
   const name = v('name') || suggested.replace(/[^A-Za-z0-9._-]/g, '-');
   if (!name) {
-    throw new Error('Enter a name for the mount (it becomes the folder mnt/<name>).');
+    throw new Error(
+      trans.__('Enter a name for the mount (it becomes the folder mnt/<name>).')
+    );
   }
   return { name, url, options, read_only: readOnly };
+}
+
+/**
+ * The mounts as the server lists them. Owns the REST calls; polls (slowly: a mount's health
+ * changes rarely) while someone looks, and emits `changed` after every listing.
+ */
+export class MountsModel {
+  constructor(options: { interval?: number } = {}) {
+    this._poll = new Poll({
+      auto: false,
+      factory: () => this._list(),
+      frequency: { interval: options.interval ?? 30_000, backoff: true, max: 300_000 },
+      name: 'jupyter-workbench:mounts',
+      standby: () => this._standby || 'when-hidden'
+    });
+  }
+
+  get changed(): ISignal<this, IMount[]> {
+    return this._changed;
+  }
+
+  get mounts(): IMount[] {
+    return this._mounts;
+  }
+
+  /** The last listing error, if the last listing failed. */
+  get error(): string | null {
+    return this._error;
+  }
+
+  /** Pause polling (e.g. while the panel is hidden or the user is logged out). */
+  set standby(value: boolean) {
+    this._standby = value;
+  }
+
+  /** List now (and start polling). */
+  async refresh(): Promise<void> {
+    if (this._poll.state.phase === 'constructed') {
+      void this._poll.start();
+    }
+    await this._poll.refresh();
+    await this._poll.tick;
+  }
+
+  async add(request: IMountRequest): Promise<IMount> {
+    const mount = await requestAPI<IMount>('mounts', {
+      method: 'POST',
+      body: JSON.stringify(request)
+    });
+    await this.refresh();
+    return mount;
+  }
+
+  async remove(name: string): Promise<void> {
+    await requestAPI(`mounts/${encodeURIComponent(name)}`, { method: 'DELETE' });
+    await this.refresh();
+  }
+
+  async listing(name: string, path: string, marker?: string): Promise<IListingPage> {
+    const query = new URLSearchParams({ path });
+    if (marker) {
+      query.set('marker', marker);
+    }
+    return requestAPI<IListingPage>(
+      `mounts/${encodeURIComponent(name)}/listing?${query.toString()}`
+    );
+  }
+
+  /** The mount whose folder holds `path`, if any. */
+  mountFor(path: string): IMount | null {
+    return (
+      this._mounts.find(m => path === m.path || path.startsWith(m.path + '/')) || null
+    );
+  }
+
+  dispose(): void {
+    this._poll.dispose();
+  }
+
+  private async _list(): Promise<void> {
+    try {
+      this._mounts = await requestAPI<IMount[]>('mounts');
+      this._error = null;
+    } catch (error) {
+      this._error = (error as Error).message;
+    }
+    this._changed.emit(this._mounts);
+  }
+
+  private _poll: Poll;
+  private _mounts: IMount[] = [];
+  private _error: string | null = null;
+  private _standby = false;
+  private _changed = new Signal<this, IMount[]>(this);
 }
 
 export class MountsPanel extends Widget {
   constructor(options: IMountsPanelOptions) {
     super();
     this._options = options;
+    this._trans = options.trans ?? nullTranslator.load(TRANSLATION_DOMAIN);
+    this._model = options.model ?? new MountsModel();
     this.addClass('jp-WorkbenchMounts');
     this._list = h('ul', { className: 'jp-WorkbenchMounts-list' });
     this._listMessage = h('div', { className: 'jp-WorkbenchMounts-message' });
-    const refresh = h(
-      'button',
-      { className: 'jp-mod-styled jp-WorkbenchMounts-refresh', type: 'button' },
-      'Refresh'
-    );
-    refresh.addEventListener('click', () => void this.refresh());
     this._more = this._buildMore();
-    this.node.append(
-      this._list,
-      this._listMessage,
-      refresh,
-      this._more,
-      this._buildForm()
-    );
+    this._form = this._buildForm();
+    this.node.append(this._list, this._listMessage, this._more, this._form);
     this._onKind();
+    this._model.changed.connect(this._render, this);
+  }
+
+  get model(): MountsModel {
+    return this._model;
   }
 
   /** The mounts as last listed. */
   get mounts(): IMount[] {
-    return this._mounts;
+    return this._model.mounts;
   }
 
   /** Fetch and show the mounts. */
   async refresh(): Promise<void> {
-    try {
-      this._mounts = await requestAPI<IMount[]>('mounts');
-      this._listMessage.textContent = this._mounts.length
-        ? ''
-        : 'No mounts yet. Add object storage or a NAS share below.';
-      this._listMessage.classList.remove('jp-mod-error');
-    } catch (error) {
-      this._listMessage.textContent = (error as Error).message;
-      this._listMessage.classList.add('jp-mod-error');
+    await this._model.refresh();
+  }
+
+  /** Show the "Add a mount" form (the section's + button) and focus its first field. */
+  showForm(): void {
+    this._form.hidden = false;
+    this._formShown = true;
+    this._fields.name.focus();
+    this._form.scrollIntoView({ block: 'nearest' });
+  }
+
+  private _render(): void {
+    const trans = this._trans;
+    const mounts = this._model.mounts;
+    if (this._model.error) {
+      say(this._listMessage, this._model.error, true);
+    } else {
+      say(
+        this._listMessage,
+        mounts.length
+          ? ''
+          : trans.__('No mounts yet. Add object storage or a NAS share below.')
+      );
     }
-    this._list.replaceChildren(...this._mounts.map(m => this._renderMount(m)));
+    // The form is open when there is nothing else to do, or when the user asked for it.
+    this._form.hidden = mounts.length > 0 && !this._formShown;
+    this._list.replaceChildren(...mounts.map(m => this._renderMount(m)));
     this.updateMore();
   }
 
   /** Show "List more" when the file browser is in a mount folder that may hold more. */
   updateMore(): void {
     const state = this._options.browserState();
-    const mount = state ? this._mountFor(state.path) : null;
+    const mount = state ? this._model.mountFor(state.path) : null;
     const large = !!(state && mount && state.count >= mount.listing_page_size);
     const key = large && state ? state.path : null;
     if (key !== this._moreFor) {
@@ -201,19 +323,20 @@ export class MountsPanel extends Widget {
     }
     this._more.hidden = !large;
     if (large && mount) {
-      this._moreText.textContent =
-        `This folder is large: the file browser shows its first ${mount.listing_page_size} ` +
-        'entries.';
+      this._moreText.textContent = this._trans.__(
+        'This folder is large: the file browser shows its first %1 entries.',
+        mount.listing_page_size
+      );
     }
   }
 
-  private _mountFor(path: string): IMount | null {
-    return (
-      this._mounts.find(m => path === m.path || path.startsWith(m.path + '/')) || null
-    );
-  }
-
   private _renderMount(m: IMount): HTMLElement {
+    const trans = this._trans;
+    const stateText: { [state: string]: string } = {
+      ok: trans.__('ok'),
+      error: trans.__('error'),
+      unknown: trans.__('unknown')
+    };
     const state = h(
       'span',
       {
@@ -221,25 +344,23 @@ export class MountsPanel extends Widget {
         'data-state': m.state.state,
         title: m.state.message || ''
       },
-      m.state.state === 'error' ? 'error' : m.state.state
+      stateText[m.state.state] ?? m.state.state
     );
-    const open = h(
-      'button',
-      { className: 'jp-mod-styled', type: 'button', title: `Show ${m.path}` },
-      'Open'
-    );
+    const open = button(trans.__('Open'), {
+      icon: folderIcon,
+      title: trans.__('Show %1 in the file browser', m.path)
+    });
     open.addEventListener('click', () => {
       void this._options.openFolder(m.path).catch(error => this._showListError(error));
     });
-    const unmount = h(
-      'button',
-      { className: 'jp-mod-styled jp-mod-warn', type: 'button' },
-      'Unmount'
-    );
-    unmount.addEventListener('click', () => void this._unmount(m));
+    const unmount = button(trans.__('Unmount'), {
+      icon: closeIcon,
+      title: trans.__('Remove %1 from the file browser (the files stay)', m.path)
+    });
+    unmount.addEventListener('click', () => void this.unmount(m));
     const flags = [
-      m.read_only ? 'read-only' : '',
-      m.in_file_browser ? '' : 'not in file browser'
+      m.read_only ? trans.__('read-only') : '',
+      m.in_file_browser ? '' : trans.__('not in file browser')
     ]
       .filter(Boolean)
       .join(', ');
@@ -249,9 +370,10 @@ export class MountsPanel extends Widget {
       h(
         'div',
         { className: 'jp-WorkbenchMounts-head' },
-        h('strong', { className: 'jp-WorkbenchMounts-name' }, m.name),
+        h('strong', { className: 'jp-WorkbenchMounts-name', title: m.path }, m.name),
         state,
-        flags ? h('span', { className: 'jp-WorkbenchMounts-flags' }, flags) : null
+        flags ? h('span', { className: 'jp-WorkbenchMounts-flags' }, flags) : null,
+        h('span', { className: 'jp-WorkbenchMounts-actions' }, open, unmount)
       ),
       h('div', { className: 'jp-WorkbenchMounts-url', title: m.url }, m.url),
       h('div', { className: 'jp-WorkbenchMounts-path' }, m.path)
@@ -259,49 +381,76 @@ export class MountsPanel extends Widget {
     if (m.state.state === 'error' && m.state.message) {
       item.append(h('div', { className: 'jp-WorkbenchMounts-error' }, m.state.message));
     }
-    const fuse = fuseText(m.fuse);
+    const fuse = fuseText(m.fuse, trans);
     if (fuse) {
       item.append(h('div', { className: 'jp-WorkbenchMounts-fuse' }, fuse));
     }
-    item.append(h('div', { className: 'jp-WorkbenchMounts-actions' }, open, unmount));
     return item;
   }
 
-  private async _unmount(m: IMount): Promise<void> {
+  /** Ask, then remove a mount; names the documents still open inside it. */
+  async unmount(m: IMount): Promise<boolean> {
+    const trans = this._trans;
+    const inside = (this._options.openDocuments?.() ?? []).filter(
+      p => p === m.path || p.startsWith(m.path + '/')
+    );
+    const body = h(
+      'div',
+      { className: 'jp-WorkbenchMounts-unmountBody' },
+      h(
+        'p',
+        {},
+        trans.__(
+          '%1 disappears from the file browser. The files stay on the storage: nothing on %2 is deleted, and you can mount it again at any time.',
+          m.path,
+          m.url
+        )
+      )
+    );
+    if (inside.length) {
+      body.append(
+        h(
+          'p',
+          { className: 'jp-WorkbenchMounts-openWarning' },
+          trans._n(
+            'This document is open and can no longer be saved there once unmounted: save or close it first.',
+            'These %1 documents are open and can no longer be saved there once unmounted: save or close them first.',
+            inside.length
+          )
+        ),
+        h('ul', {}, ...inside.map(p => h('li', {}, p)))
+      );
+    }
     const result = await showDialog({
-      title: `Unmount ${m.name}?`,
-      body:
-        `${m.path} disappears from the file browser. The files stay on the storage: ` +
-        `nothing on ${m.url} is deleted, and you can mount it again at any time.`,
-      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Unmount' })]
+      title: trans.__('Unmount %1?', m.name),
+      body: new Widget({ node: body }),
+      buttons: [
+        Dialog.cancelButton({ label: trans.__('Cancel') }),
+        Dialog.warnButton({ label: trans.__('Unmount') })
+      ]
     });
     if (!result.button.accept) {
-      return;
+      return false;
     }
     try {
-      await requestAPI(`mounts/${encodeURIComponent(m.name)}`, { method: 'DELETE' });
+      await this._model.remove(m.name);
       await this._options.unmounted(m);
     } catch (error) {
       this._showListError(error);
-      return;
+      return false;
     }
-    await this.refresh();
+    return true;
   }
 
   private _showListError(error: unknown): void {
-    this._listMessage.textContent = (error as Error).message || String(error);
-    this._listMessage.classList.add('jp-mod-error');
+    say(this._listMessage, (error as Error).message || String(error), true);
   }
 
   // ---------------------------------------------------------------- list more
 
   private _buildMore(): HTMLElement {
     this._moreText = h('div', {});
-    this._moreButton = h(
-      'button',
-      { className: 'jp-mod-styled', type: 'button' },
-      'List more'
-    );
+    this._moreButton = button(this._trans.__('List more'));
     this._moreButton.addEventListener('click', () => void this._listMore());
     this._moreList = h('ul', { className: 'jp-WorkbenchMounts-moreList' });
     this._moreMessage = h('div', { className: 'jp-WorkbenchMounts-message' });
@@ -318,44 +467,37 @@ export class MountsPanel extends Widget {
   }
 
   private async _listMore(): Promise<void> {
+    const trans = this._trans;
     const state = this._options.browserState();
-    const mount = state ? this._mountFor(state.path) : null;
+    const mount = state ? this._model.mountFor(state.path) : null;
     if (!state || !mount) {
       return;
     }
     const rel = state.path === mount.path ? '' : state.path.slice(mount.path.length + 1);
-    const page = async (marker?: string) => {
-      const query = new URLSearchParams({ path: rel });
-      if (marker) {
-        query.set('marker', marker);
-      }
-      return requestAPI<IListingPage>(
-        `mounts/${encodeURIComponent(mount.name)}/listing?${query.toString()}`
-      );
-    };
     this._moreButton.disabled = true;
-    this._moreMessage.textContent = 'Listing…';
-    this._moreMessage.classList.remove('jp-mod-error');
+    say(this._moreMessage, trans.__('Listing…'));
     try {
       if (this._moreMarker === undefined) {
         // The file browser shows the first page; start after it.
-        this._moreMarker = (await page()).next_marker;
+        this._moreMarker = (await this._model.listing(mount.name, rel)).next_marker;
       }
       if (this._moreMarker === null) {
-        this._moreMessage.textContent = 'No more entries.';
+        say(this._moreMessage, trans.__('No more entries.'));
         return;
       }
-      const next = await page(this._moreMarker);
+      const next = await this._model.listing(mount.name, rel, this._moreMarker);
       this._moreMarker = next.next_marker;
       this._moreList.append(...next.entries.map(e => this._renderEntry(e)));
-      this._moreMessage.textContent =
+      const n = this._moreList.childElementCount;
+      say(
+        this._moreMessage,
         next.next_marker === null
-          ? `All entries listed (${this._moreList.childElementCount} more than the file browser shows).`
-          : `${this._moreList.childElementCount} more entries listed.`;
+          ? trans.__('All entries listed (%1 more than the file browser shows).', n)
+          : trans.__('%1 more entries listed.', n)
+      );
       this._moreButton.disabled = next.next_marker === null;
     } catch (error) {
-      this._moreMessage.textContent = (error as Error).message;
-      this._moreMessage.classList.add('jp-mod-error');
+      say(this._moreMessage, (error as Error).message, true);
     } finally {
       if (this._moreMarker !== null) {
         this._moreButton.disabled = false;
@@ -372,10 +514,7 @@ export class MountsPanel extends Widget {
     link.addEventListener('click', () => {
       const open =
         e.type === 'directory' ? this._options.openFolder : this._options.openFile;
-      void open(e.path).catch(error => {
-        this._moreMessage.textContent = (error as Error).message;
-        this._moreMessage.classList.add('jp-mod-error');
-      });
+      void open(e.path).catch(error => say(this._moreMessage, error.message, true));
     });
     return h(
       'li',
@@ -390,97 +529,94 @@ export class MountsPanel extends Widget {
   // ---------------------------------------------------------------- add form
 
   private _buildForm(): HTMLElement {
+    const trans = this._trans;
     const f = this._fields;
     const input = (name: string, label: string, attrs: { [k: string]: string } = {}) => {
-      const el = h('input', { type: 'text', name, 'aria-label': label, ...attrs });
-      f[name] = el;
-      return h('label', { className: 'jp-WorkbenchForm-row' }, h('span', {}, label), el);
+      const { group, input } = textInput(label, { name, ...attrs });
+      f[name] = input;
+      return row(label, group);
     };
-    this._kind = h(
-      'select',
-      { 'aria-label': 'Kind', name: 'kind' },
-      h('option', { value: 'oss' }, 'OSS bucket'),
-      h('option', { value: 'nas' }, 'NAS (path or nas://)'),
-      h('option', { value: 'smb' }, 'SMB share'),
-      h('option', { value: 'url' }, 'Other fsspec URL')
+    const kind = select(
+      trans.__('Kind'),
+      [
+        ['oss', trans.__('OSS bucket')],
+        ['nas', trans.__('NAS (path or nas://)')],
+        ['smb', trans.__('SMB share')],
+        ['url', trans.__('Other fsspec URL')]
+      ],
+      { name: 'kind' }
     );
+    this._kind = kind.select;
     this._kind.addEventListener('change', () => this._onKind());
     const options = h('textarea', {
       name: 'options',
       rows: '3',
-      'aria-label': 'Options',
-      placeholder: 'key=value, one per line'
+      className: 'jp-WorkbenchTextarea',
+      'aria-label': trans.__('Options'),
+      placeholder: trans.__('key=value, one per line')
     });
     f.options = options;
     this._groups = {
       oss: h(
         'div',
         { className: 'jp-WorkbenchMounts-group', 'data-kind': 'oss' },
-        input('endpoint', 'Endpoint', {
+        input('endpoint', trans.__('Endpoint'), {
           placeholder: 'https://oss-cn-hangzhou.aliyuncs.com'
         }),
-        input('bucket', 'Bucket', { placeholder: 'my-bucket' }),
-        input('prefix', 'Prefix', { placeholder: 'optional/sub/folder' }),
-        input('key', 'AccessKey ID', { autocomplete: 'off' }),
-        input('secret', 'AccessKey secret', {
+        input('bucket', trans.__('Bucket'), { placeholder: 'my-bucket' }),
+        input('prefix', trans.__('Prefix'), {
+          placeholder: trans.__('optional/sub/folder')
+        }),
+        input('key', trans.__('AccessKey ID'), { autocomplete: 'off' }),
+        input('secret', trans.__('AccessKey secret'), {
           type: 'password',
           autocomplete: 'new-password'
         }),
-        input('token', 'STS token', { type: 'password', autocomplete: 'off' })
+        input('token', trans.__('STS token'), { type: 'password', autocomplete: 'off' })
       ),
       nas: h(
         'div',
         { className: 'jp-WorkbenchMounts-group', 'data-kind': 'nas' },
-        input('location', 'Path or URL', {
-          placeholder: '/mnt/nas/share or nas://server:/export'
+        input('location', trans.__('Path or URL'), {
+          placeholder: '/mnt/nas/share, nas://server:/export'
         })
       ),
       smb: h(
         'div',
         { className: 'jp-WorkbenchMounts-group', 'data-kind': 'smb' },
-        input('server', 'Server', { placeholder: 'fileserver.example.com' }),
-        input('share', 'Share', { placeholder: 'data' }),
-        input('subpath', 'Path', { placeholder: 'optional/sub/folder' }),
-        input('username', 'Username', { autocomplete: 'off' }),
-        input('password', 'Password', { type: 'password', autocomplete: 'new-password' })
+        input('server', trans.__('Server'), { placeholder: 'fileserver.example.com' }),
+        input('share', trans.__('Share'), { placeholder: 'data' }),
+        input('subpath', trans.__('Path'), {
+          placeholder: trans.__('optional/sub/folder')
+        }),
+        input('username', trans.__('Username'), { autocomplete: 'off' }),
+        input('password', trans.__('Password'), {
+          type: 'password',
+          autocomplete: 'new-password'
+        })
       ),
       url: h(
         'div',
         { className: 'jp-WorkbenchMounts-group', 'data-kind': 'url' },
         input('url', 'URL', { placeholder: 's3://bucket/prefix' }),
-        h(
-          'label',
-          { className: 'jp-WorkbenchForm-row' },
-          h('span', {}, 'Options'),
-          options
-        )
+        row(trans.__('Options'), options)
       )
     };
-    this._readOnly = h('input', {
-      type: 'checkbox',
-      name: 'read_only',
-      'aria-label': 'Read-only'
-    });
-    this._addButton = h(
-      'button',
-      { className: 'jp-mod-styled jp-mod-accept', type: 'submit' },
-      'Add mount'
-    );
+    const readOnly = checkbox(trans.__('Read-only'), { name: 'read_only' });
+    this._readOnly = readOnly.input;
+    this._addButton = button(trans.__('Add mount'), { kind: 'accept', type: 'submit' });
     this._formMessage = h('div', { className: 'jp-WorkbenchMounts-message' });
     const form = h(
       'form',
       { className: 'jp-WorkbenchMounts-form', autocomplete: 'off' },
-      h('div', { className: 'jp-WorkbenchMounts-formTitle' }, 'Add a mount'),
-      h(
-        'label',
-        { className: 'jp-WorkbenchForm-row' },
-        h('span', {}, 'Kind'),
-        this._kind
-      ),
-      input('name', 'Name', { placeholder: 'data (shows as mnt/data)' }),
+      h('div', { className: 'jp-WorkbenchMounts-formTitle' }, trans.__('Add a mount')),
+      row(trans.__('Kind'), kind.group),
+      input('name', trans.__('Name'), {
+        placeholder: trans.__('data (shows as mnt/data)')
+      }),
       ...Object.values(this._groups),
-      h('label', { className: 'jp-WorkbenchForm-row' }, this._readOnly, ' Read-only'),
-      this._addButton,
+      h('div', { className: 'jp-WorkbenchForm-row' }, readOnly.label),
+      h('div', { className: 'jp-WorkbenchForm-actions' }, this._addButton),
       this._formMessage
     );
     form.addEventListener('submit', event => {
@@ -499,6 +635,7 @@ export class MountsPanel extends Widget {
 
   /** Add the mount the form describes. */
   async add(): Promise<void> {
+    const trans = this._trans;
     const values: { [name: string]: string } = {};
     for (const [name, el] of Object.entries(this._fields)) {
       values[name] = el.value;
@@ -508,42 +645,38 @@ export class MountsPanel extends Widget {
       request = buildMountRequest(
         this._kind.value as Kind,
         values,
-        this._readOnly.checked
+        this._readOnly.checked,
+        trans
       );
     } catch (error) {
-      this._showFormMessage((error as Error).message, true);
+      say(this._formMessage, (error as Error).message, true);
       return;
     }
     this._addButton.disabled = true;
-    this._showFormMessage(`Connecting to ${request.url}…`, false);
+    say(this._formMessage, trans.__('Connecting to %1…', request.url));
     try {
-      const mount = await requestAPI<IMount>('mounts', {
-        method: 'POST',
-        body: JSON.stringify(request)
-      });
+      const mount = await this._model.add(request);
       for (const name of ['secret', 'token', 'password']) {
         this._fields[name].value = '';
       }
       this._fields.name.value = '';
-      this._showFormMessage(`Mounted ${mount.name} at ${mount.path}.`, false);
-      await this.refresh();
+      say(this._formMessage, trans.__('Mounted %1 at %2.', mount.name, mount.path));
+      await this._options.mounted?.(mount);
     } catch (error) {
-      this._showFormMessage((error as Error).message, true);
+      say(this._formMessage, (error as Error).message, true);
     } finally {
       this._addButton.disabled = false;
     }
   }
 
-  private _showFormMessage(text: string, error: boolean): void {
-    this._formMessage.textContent = text;
-    this._formMessage.classList.toggle('jp-mod-error', error);
-  }
-
   private _options: IMountsPanelOptions;
-  private _mounts: IMount[] = [];
+  private _trans: TranslationBundle;
+  private _model: MountsModel;
   private _list: HTMLUListElement;
   private _listMessage: HTMLDivElement;
   private _more: HTMLElement;
+  private _form: HTMLElement;
+  private _formShown = false;
   private _moreText!: HTMLDivElement;
   private _moreButton!: HTMLButtonElement;
   private _moreList!: HTMLUListElement;
@@ -559,21 +692,26 @@ export class MountsPanel extends Widget {
 }
 
 /** A one-line summary of the FUSE helper's status, if any. */
-function fuseText(fuse: unknown): string {
+function fuseText(fuse: unknown, trans: TranslationBundle): string {
   if (fuse === null || fuse === undefined || fuse === false) {
     return '';
   }
   if (typeof fuse === 'string') {
-    return `FUSE: ${fuse}`;
+    return trans.__('FUSE: %1', fuse);
   }
   if (fuse === true) {
-    return 'FUSE: mounted';
+    return trans.__('FUSE: mounted');
   }
   if (typeof fuse === 'object') {
     const f = fuse as { state?: string; message?: string; mounted?: boolean };
     const state =
-      f.state || (f.mounted ? 'mounted' : f.mounted === false ? 'not mounted' : '');
-    return `FUSE: ${[state, f.message].filter(Boolean).join(': ')}`;
+      f.state ||
+      (f.mounted
+        ? trans.__('mounted')
+        : f.mounted === false
+          ? trans.__('not mounted')
+          : '');
+    return trans.__('FUSE: %1', [state, f.message].filter(Boolean).join(': '));
   }
   return '';
 }

@@ -1,5 +1,5 @@
 /**
- * Session expiry that never costs work, and background jobs (frontend).
+ * Session expiry that never costs work (frontend; background jobs are in jobs.ts).
  *
  * - A countdown in the status bar, a warning `session_warning` seconds before expiry.
  * - On expiry (a deadline passed, or a 403 that `GET workbench/api/session` explains as
@@ -8,27 +8,25 @@
  *   kernels whose connection dropped are reconnected. Nothing typed is lost.
  * - Activity pings on real user input (keydown, mousedown; throttled) keep an idle-timeout
  *   session alive; background polling does not.
- * - The sidebar's "Session & jobs" section: the session summary and the Jobs panel.
+ * - The sidebar's "Session" section: the session summary.
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Notification } from '@jupyterlab/apputils';
-import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ServerConnection } from '@jupyterlab/services';
 import { IStatusBar } from '@jupyterlab/statusbar';
-import { Panel } from '@lumino/widgets';
+import { ITranslator } from '@jupyterlab/translation';
 
-import { JobsPanel, RUNNABLE } from './jobsPanel';
+import { setTranslator, trans as bundle } from './i18n';
 import { LoginDialog } from './sessionDialog';
 import { FetchGuard, SessionMonitor } from './sessionMonitor';
 import { formatCountdown, SessionCountdown, SessionSummary } from './sessionStatus';
-import { IWorkbenchSidebar, SIDEBAR_ID } from './tokens';
+import { IWorkbenchSidebar } from './tokens';
 
 export const SESSION_PLUGIN_ID = 'jupyter-workbench:session';
 
 namespace SessionCommandIDs {
   export const login = 'workbench:session-login';
-  export const runAsJob = 'workbench:run-as-job';
 }
 
 /** Every ServerConnection settings object the service manager holds (usually one). */
@@ -73,16 +71,20 @@ function reconnectKernels(notebooks: INotebookTracker | null): void {
 
 const sessionPlugin: JupyterFrontEndPlugin<void> = {
   id: SESSION_PLUGIN_ID,
-  description: 'Login expiry that never costs work; background jobs.',
+  description: 'Login expiry that never costs work.',
   autoStart: true,
-  optional: [IStatusBar, INotebookTracker, IWorkbenchSidebar, IDefaultFileBrowser],
+  optional: [IStatusBar, INotebookTracker, IWorkbenchSidebar, ITranslator],
   activate: (
     app: JupyterFrontEnd,
     statusBar: IStatusBar | null,
     notebooks: INotebookTracker | null,
     sidebar: IWorkbenchSidebar | null,
-    fileBrowser: IDefaultFileBrowser | null
+    translator: ITranslator | null
   ): void => {
+    if (translator) {
+      setTranslator(translator);
+    }
+    const trans = bundle();
     const monitor = new SessionMonitor();
     const guard = new FetchGuard(monitor);
     guard.install(serverSettings(app));
@@ -98,7 +100,9 @@ const sessionPlugin: JupyterFrontEndPlugin<void> = {
     const afterLogin = (ok: boolean) => {
       if (ok) {
         reconnectKernels(notebooks);
-        Notification.success('Logged in again. Your work is safe.', { autoClose: 4000 });
+        Notification.success(trans.__('Logged in again. Your work is safe.'), {
+          autoClose: 4000
+        });
       }
       return ok;
     };
@@ -109,8 +113,10 @@ const sessionPlugin: JupyterFrontEndPlugin<void> = {
       }
       return dialog
         .open(
-          'Log in again',
-          'Log in again now to start a new session (the session clock starts over).'
+          trans.__('Log in again'),
+          trans.__(
+            'Log in again now to start a new session (the session clock starts over).'
+          )
         )
         .then(afterLogin);
     };
@@ -124,16 +130,20 @@ const sessionPlugin: JupyterFrontEndPlugin<void> = {
       const left = formatCountdown(monitor.secondsLeft() ?? 0);
       warningId = idle
         ? Notification.warning(
-            `You will be logged out in ${left} for inactivity. ` +
-              'Press a key or click anywhere to stay logged in.',
+            trans.__(
+              'You will be logged out in %1 for inactivity. Press a key or click anywhere to stay logged in.',
+              left
+            ),
             { autoClose: false }
           )
         : Notification.warning(
-            `Your session ends in ${left}. Log in again now to keep working ` +
-              'without interruption (nothing is lost either way).',
+            trans.__(
+              'Your session ends in %1. Log in again now to keep working without interruption (nothing is lost either way).',
+              left
+            ),
             {
               autoClose: false,
-              actions: [{ label: 'Log in again', callback: () => void login() }]
+              actions: [{ label: trans.__('Log in again'), callback: () => void login() }]
             }
           );
     });
@@ -156,8 +166,8 @@ const sessionPlugin: JupyterFrontEndPlugin<void> = {
     });
 
     app.commands.addCommand(SessionCommandIDs.login, {
-      label: 'Workbench: Log In Again',
-      caption: 'Log in again without reloading the page',
+      label: trans.__('Workbench: Log In Again'),
+      caption: trans.__('Log in again without reloading the page'),
       execute: () => login()
     });
 
@@ -170,52 +180,15 @@ const sessionPlugin: JupyterFrontEndPlugin<void> = {
       });
     }
 
-    const selectedPath = (): string | null => {
-      const item = fileBrowser?.selectedItems().next();
-      return item && !item.done ? item.value.path : null;
-    };
-    const jobs = new JobsPanel({
-      selectedPath,
-      environments: () =>
-        Object.keys(app.serviceManager.kernelspecs.specs?.kernelspecs ?? {}).sort(),
-      canPoll: () => !monitor.loggedOut,
-      openPath: path => void app.commands.execute('docmanager:open', { path })
-    });
-    app.commands.addCommand(SessionCommandIDs.runAsJob, {
-      label: 'Run as Background Job',
-      caption: 'Run this notebook or script detached from the browser and the login',
-      isVisible: () => RUNNABLE.test(selectedPath() ?? ''),
-      execute: async () => {
-        const path = selectedPath();
-        if (path) {
-          app.shell.activateById(SIDEBAR_ID);
-          await jobs.submit(path);
-        }
-      }
-    });
-    app.contextMenu.addItem({
-      command: SessionCommandIDs.runAsJob,
-      selector: '.jp-DirListing-item[data-isdir="false"]',
-      rank: 61
-    });
-
     void monitor.refresh().then(() => {
       if (!monitor.available || !sidebar) {
         return;
       }
       void sidebar.features.then(features => {
-        if (!features) {
-          return;
+        if (features?.session) {
+          const summary = new SessionSummary(monitor, () => void login());
+          sidebar.addSection(trans.__('Session'), summary, 'session');
         }
-        const section = new Panel();
-        section.addClass('jp-WorkbenchSessionJobs');
-        if (features.session) {
-          section.addWidget(new SessionSummary(monitor, () => void login()));
-        }
-        if (features.jobs) {
-          section.addWidget(jobs);
-        }
-        sidebar.addSection('Session & jobs', section, 'session');
       });
     });
   }

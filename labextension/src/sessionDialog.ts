@@ -8,9 +8,11 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { Widget } from '@lumino/widgets';
 
 import { h } from './dom';
+import { trans } from './i18n';
 import { getCookie, SessionMonitor } from './sessionMonitor';
 
-export const EXPIRED_TITLE = 'Session expired: log in again';
+/** The dialog's title on expiry (translated at use time). */
+export const expiredTitle = () => trans().__('Session expired: log in again');
 
 /** POST the login form; true when the server accepted it. */
 export async function postLogin(
@@ -45,13 +47,13 @@ class LoginBody extends Widget {
     this._input = h('input', {
       type: 'password',
       className: 'jp-mod-styled jp-WorkbenchLogin-password',
-      'aria-label': 'Password or token',
-      placeholder: 'Password or token',
+      'aria-label': trans().__('Password or token'),
+      placeholder: trans().__('Password or token'),
       autocomplete: 'current-password'
     });
     this.node.append(
       h('p', {}, message),
-      h('label', {}, 'Password or token', this._input),
+      h('label', {}, trans().__('Password or token'), this._input),
       h('p', { className: 'jp-WorkbenchLogin-error', role: 'alert' }, error)
     );
   }
@@ -63,9 +65,10 @@ class LoginBody extends Widget {
   private _input: HTMLInputElement;
 }
 
-const EXPIRED_MESSAGE =
-  'Your login session has expired. Log in again to go on where you left off: ' +
-  'nothing you typed is lost, and kernels, terminals and jobs kept running.';
+const expiredMessage = () =>
+  trans().__(
+    'Your login session has expired. Log in again to go on where you left off: nothing you typed is lost, and kernels, terminals and jobs kept running.'
+  );
 
 /**
  * Ask for the password or token until the login succeeds or the user chooses "Later".
@@ -77,7 +80,7 @@ export class LoginDialog {
   }
 
   /** Open the dialog (or join the open one); resolves true once logged in. */
-  open(title = EXPIRED_TITLE, message = EXPIRED_MESSAGE): Promise<boolean> {
+  open(title = expiredTitle(), message = expiredMessage()): Promise<boolean> {
     if (!this._current) {
       this._current = this._run(title, message).finally(() => {
         this._current = null;
@@ -93,8 +96,8 @@ export class LoginDialog {
         title,
         body: new LoginBody(message, error),
         buttons: [
-          Dialog.cancelButton({ label: 'Later' }),
-          Dialog.okButton({ label: 'Log in' })
+          Dialog.cancelButton({ label: trans().__('Later') }),
+          Dialog.okButton({ label: trans().__('Log in') })
         ],
         focusNodeSelector: 'input',
         hasClose: false
@@ -122,9 +125,9 @@ export class LoginDialog {
         if (await postLogin(this._monitor, result.value ?? '')) {
           return true;
         }
-        error = 'That password or token was not accepted. Try again.';
+        error = trans().__('That password or token was not accepted. Try again.');
       } catch (e) {
-        error = `Could not reach the server: ${(e as Error).message}`;
+        error = trans().__('Could not reach the server: %1', (e as Error).message);
       }
     }
   }

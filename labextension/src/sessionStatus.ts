@@ -4,7 +4,8 @@
  */
 import { Widget } from '@lumino/widgets';
 
-import { h } from './dom';
+import { button, h } from './dom';
+import { trans } from './i18n';
 import { ISessionState, SessionMonitor } from './sessionMonitor';
 
 /** "2:59:41" or "4:05". */
@@ -53,8 +54,10 @@ export class SessionCountdown extends Widget {
     this.setHidden(!this.active);
     node.classList.toggle('jp-mod-expired', monitor.loggedOut);
     if (monitor.loggedOut) {
-      node.textContent = 'Logged out: log in';
-      node.title = 'Your session expired. Click to log in again; nothing is lost.';
+      node.textContent = trans().__('Logged out: log in');
+      node.title = trans().__(
+        'Your session expired. Click to log in again; nothing is lost.'
+      );
       node.classList.remove('jp-mod-warning');
       return;
     }
@@ -67,8 +70,11 @@ export class SessionCountdown extends Widget {
     }
     const warn = left <= (monitor.state?.warning ?? 0);
     node.classList.toggle('jp-mod-warning', warn);
-    node.textContent = `${next.idle ? 'Idle logout' : 'Session'} ${formatCountdown(left)}`;
-    node.title = describeSession(monitor) + '\nClick to log in again now.';
+    node.textContent = next.idle
+      ? trans().__('Idle logout %1', formatCountdown(left))
+      : trans().__('Session %1', formatCountdown(left));
+    node.title =
+      describeSession(monitor) + '\n' + trans().__('Click to log in again now.');
   }
 
   private _monitor: SessionMonitor;
@@ -79,29 +85,38 @@ export class SessionCountdown extends Widget {
 export function describeSession(monitor: SessionMonitor): string {
   const s: ISessionState | null = monitor.state;
   if (monitor.loggedOut) {
-    return 'Logged out: your session expired.';
+    return trans().__('Logged out: your session expired.');
   }
   if (!s || !s.logged_in) {
     return '';
   }
   if (s.kind === 'token') {
-    return 'Authenticated with the server token: this session does not expire.';
+    return trans().__(
+      'Authenticated with the server token: this session does not expire.'
+    );
   }
   const off = monitor.clockOffset;
   const parts = [
-    `Logged in as ${s.display_name || s.user} at ${clockTime(s.login_at!, off)}.`
+    trans().__(
+      'Logged in as %1 at %2.',
+      s.display_name || s.user,
+      clockTime(s.login_at!, off)
+    )
   ];
   if (s.expires_at) {
-    parts.push(`The session ends at ${clockTime(s.expires_at, off)}.`);
+    parts.push(trans().__('The session ends at %1.', clockTime(s.expires_at, off)));
   }
   if (s.idle_timeout && s.idle_expires_at) {
     parts.push(
-      `After ${formatCountdown(s.idle_timeout)} without activity it ends early ` +
-        `(now at ${clockTime(s.idle_expires_at, off)}).`
+      trans().__(
+        'After %1 without activity it ends early (now at %2).',
+        formatCountdown(s.idle_timeout),
+        clockTime(s.idle_expires_at, off)
+      )
     );
   }
   if (!s.expires_at && !s.idle_expires_at) {
-    parts.push('It does not expire.');
+    parts.push(trans().__('It does not expire.'));
   }
   return parts.join(' ');
 }
@@ -113,14 +128,12 @@ export class SessionSummary extends Widget {
     this.addClass('jp-WorkbenchSession');
     this._monitor = monitor;
     this._text = h('p', { className: 'jp-WorkbenchSession-text' });
-    const button = h(
-      'button',
-      { type: 'button', className: 'jp-mod-styled jp-mod-accept' },
-      'Log in again'
-    );
-    button.title = 'Start a new session now (resets the session clock)';
-    button.addEventListener('click', () => onLogin());
-    this.node.append(this._text, button);
+    const login = button(trans().__('Log in again'), {
+      kind: 'accept',
+      title: trans().__('Start a new session now (resets the session clock)')
+    });
+    login.addEventListener('click', () => onLogin());
+    this.node.append(this._text, login);
     monitor.changed.connect(() => this.update());
   }
 
@@ -130,7 +143,8 @@ export class SessionSummary extends Widget {
 
   protected onUpdateRequest(): void {
     this._text.textContent =
-      describeSession(this._monitor) || 'Session information is not available.';
+      describeSession(this._monitor) ||
+      trans().__('Session information is not available.');
   }
 
   private _monitor: SessionMonitor;

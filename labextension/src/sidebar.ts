@@ -1,21 +1,52 @@
 /**
- * The "Workbench" left sidebar: a handshake banner plus one collapsible section per feature.
+ * The "Workbench" left sidebar: a JupyterLab `SidePanel` with one accordion section per
+ * feature (Export, Mounts, Environments, Jobs, Session, and whatever other plugins add
+ * through `IWorkbenchSidebar`). Each section has its own toolbar in its title (refresh,
+ * add); which sections are collapsed is kept in the state DB across reloads.
+ *
+ * The header stays empty while the server extension answers with the same version; when it
+ * is missing or another version, it shows a plain warning saying what to do.
  */
-import { LabIcon } from '@jupyterlab/ui-components';
-import { Panel, Widget } from '@lumino/widgets';
+import { IStateDB } from '@jupyterlab/statedb';
+import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+import {
+  LabIcon,
+  PanelWithToolbar,
+  SidePanel,
+  ToolbarButton
+} from '@jupyterlab/ui-components';
+import { AccordionPanel, Widget } from '@lumino/widgets';
 
 import { requestAPI } from './api';
 import { h } from './dom';
-import { FRONTEND_VERSION, IStatusReply, SIDEBAR_ID } from './tokens';
+import { FRONTEND_VERSION, ISectionOptions, IStatusReply, SIDEBAR_ID } from './tokens';
 
+/** A toolbox: distinct from the Table of Contents' list icon and from the file browser. */
 const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
-<g class="jp-icon3" fill="#616161"><path d="M3 4h18v4H3zM3 10h18v4H3zM3 16h18v4H3z" opacity=".35"/>
-<path d="M5 5h6v2H5zM5 11h9v2H5zM5 17h4v2H5z"/></g></svg>`;
+<g class="jp-icon3" fill="#616161">
+<path d="M9 3h6a2 2 0 0 1 2 2v2h3a2 2 0 0 1 2 2v3h-8v-1h-4v1H2V9a2 2 0 0 1 2-2h3V5a2 2 0 0 1 2-2zm0 2v2h6V5z"/>
+<path d="M2 14h8v2h4v-2h8v5a2 2 0 0 1-2 2H4a2 2 0 0 1-2-2z"/>
+</g></svg>`;
 
 export const workbenchIcon = new LabIcon({
   name: 'jupyter-workbench:icon',
   svgstr: ICON_SVG
 });
+
+/** Where sections go when their plugin does not say (lower first). */
+const DEFAULT_RANKS: { [id: string]: number } = {
+  mounts: 10,
+  environments: 20,
+  export: 30,
+  serving: 35,
+  jobs: 40,
+  session: 50
+};
+
+/** Collapsed until the user opens them (the session clock is also in the status bar). */
+const DEFAULT_COLLAPSED = ['session'];
+
+const STATE_KEY = 'jupyter-workbench:sidebar';
 
 /** Outcome of the frontend/server handshake. */
 export type HandshakeState =
@@ -24,54 +55,74 @@ export type HandshakeState =
 
 /**
  * Ask the server extension who it is. Never throws: a missing or mismatched server
- * becomes a plain message for the banner.
+ * becomes a plain message for the warning.
  */
-export async function handshake(): Promise<HandshakeState> {
+export async function handshake(
+  trans: TranslationBundle = nullTranslator.load('jupyter_workbench')
+): Promise<HandshakeState> {
   let status: IStatusReply;
   try {
     status = await requestAPI<IStatusReply>('status');
   } catch (error) {
     return {
       ok: false,
-      message:
-        'The jupyter-workbench server extension is not responding ' +
-        `(${(error as Error).message}). Is it installed and enabled? ` +
-        'Run "jupyter server extension list" and restart JupyterLab.'
+      message: trans.__(
+        'The jupyter-workbench server extension is not responding (%1). Is it installed and enabled? Run "jupyter server extension list" and restart JupyterLab.',
+        (error as Error).message
+      )
     };
   }
   if (status.version !== FRONTEND_VERSION) {
     return {
       ok: false,
       status,
-      message:
-        `The jupyter-workbench server extension is version ${status.version} but this ` +
-        `page runs frontend ${FRONTEND_VERSION}. Reinstall the package and reload the page.`
+      message: trans.__(
+        'The jupyter-workbench server extension is version %1 but this page runs frontend %2. Reinstall the package and reload the page.',
+        status.version,
+        FRONTEND_VERSION
+      )
     };
   }
   return { ok: true, status };
 }
 
-export class WorkbenchSidebar extends Panel {
-  constructor() {
-    super();
+export interface IWorkbenchSidebarOptions {
+  translator?: ITranslator;
+  state?: IStateDB | null;
+}
+
+export class WorkbenchSidebar extends SidePanel {
+  constructor(options: IWorkbenchSidebarOptions = {}) {
+    const translator = options.translator ?? nullTranslator;
+    super({ translator });
+    this._translator = translator;
+    this._wbTrans = translator.load('jupyter_workbench');
+    this._stateDB = options.state ?? null;
     this.id = SIDEBAR_ID;
     this.title.icon = workbenchIcon;
-    this.title.caption = 'Workbench';
+    this.title.caption = this._wbTrans.__(
+      'Workbench: mounts, environments, export, jobs'
+    );
     this.addClass('jp-WorkbenchSidebar');
-    this._banner = h('div', {
-      className: 'jp-WorkbenchSidebar-banner',
-      'data-state': 'pending'
+    this.node.setAttribute('aria-label', this._wbTrans.__('Workbench'));
+    const heading = h(
+      'h2',
+      { className: 'jp-WorkbenchSidebar-title jp-text-truncated' },
+      this._wbTrans.__('Workbench')
+    );
+    this.header.addWidget(new Widget({ node: heading }));
+    this._warning = new Widget({
+      node: h('div', { className: 'jp-WorkbenchSidebar-warning', role: 'alert' })
     });
-    this._banner.textContent = 'Connecting to the workbench server…';
-    const header = new Widget({
-      node: h(
-        'div',
-        { className: 'jp-WorkbenchSidebar-header' },
-        h('h2', {}, 'Workbench'),
-        this._banner
-      )
-    });
-    this.addWidget(header);
+    this._warning.hide();
+    this.header.addWidget(this._warning);
+    this._accordion.expansionToggled.connect(this._onToggled, this);
+    this._restored = this._restore();
+  }
+
+  /** The translator the sidebar was built with (sections use the same). */
+  get translator(): ITranslator {
+    return this._translator;
   }
 
   /** The last handshake, or null before the first one finished. */
@@ -79,40 +130,144 @@ export class WorkbenchSidebar extends Panel {
     return this._state;
   }
 
-  /** Run the handshake and show its outcome in the banner. */
+  /** Resolves once the saved collapsed/expanded state was applied. */
+  get restored(): Promise<void> {
+    return this._restored;
+  }
+
+  /** Run the handshake; show a warning only when something is wrong. */
   async refresh(): Promise<HandshakeState> {
-    const state = await handshake();
+    const state = await handshake(this._wbTrans);
     this._state = state;
-    if (state.ok) {
-      this._banner.dataset.state = 'ok';
-      this._banner.textContent = `Connected to jupyter-workbench server ${state.status.version}`;
-    } else {
-      this._banner.dataset.state = 'error';
-      this._banner.textContent = state.message;
-    }
+    this._warning.node.textContent = state.ok ? '' : state.message;
+    this._warning.setHidden(state.ok);
     return state;
   }
 
-  /** Add a collapsible section (Export, Mounts, Environments, Session & jobs). */
-  addSection(title: string, body: Widget, id: string): void {
-    const toggle = h(
-      'button',
-      { className: 'jp-WorkbenchSection-toggle', 'aria-expanded': 'true' },
-      title
-    );
-    const section = new Panel();
+  /**
+   * Add a section (an accordion pane whose title holds its toolbar). Returns the section
+   * so that the caller can add more toolbar items.
+   */
+  addSection(
+    title: string,
+    body: Widget,
+    id: string,
+    options: ISectionOptions = {}
+  ): PanelWithToolbar {
+    const section = new PanelWithToolbar();
+    section.id = `jp-WorkbenchSection-${id}`;
     section.addClass('jp-WorkbenchSection');
     section.node.dataset.section = id;
-    section.addWidget(new Widget({ node: h('div', {}, toggle) }));
+    section.title.label = title;
+    section.title.caption = options.caption ?? title;
+    section.toolbar.addClass('jp-WorkbenchSection-toolbar');
+    body.addClass('jp-WorkbenchSection-body');
     section.addWidget(body);
-    toggle.addEventListener('click', () => {
-      const open = toggle.getAttribute('aria-expanded') === 'true';
-      toggle.setAttribute('aria-expanded', open ? 'false' : 'true');
-      body.setHidden(open);
-    });
-    this.addWidget(section);
+    for (const item of options.toolbar ?? []) {
+      const toolbarButton = new ToolbarButton({
+        icon: item.icon,
+        tooltip: item.tooltip,
+        label: item.label,
+        onClick: item.onClick
+      });
+      toolbarButton.node.dataset.command = item.name;
+      toolbarButton.addClass(`jp-WorkbenchSection-${item.name}`);
+      section.toolbar.addItem(item.name, toolbarButton);
+    }
+    const rank = options.rank ?? DEFAULT_RANKS[id] ?? 100;
+    this._ranks.set(section, rank);
+    const widgets = this.widgets;
+    let index = widgets.length;
+    for (let i = 0; i < widgets.length; i++) {
+      if ((this._ranks.get(widgets[i]) ?? 100) > rank) {
+        index = i;
+        break;
+      }
+    }
+    this.insertWidget(index, section);
+    // The title (with the toolbar) is a sibling of the section: name it for CSS and tests.
+    this._accordion.titles[this.widgets.indexOf(section)]?.setAttribute(
+      'data-section-title',
+      id
+    );
+    this._sections.set(id, section);
+    if (this._collapsed.has(id)) {
+      this._setExpanded(section, false);
+    }
+    return section;
   }
 
-  private _banner: HTMLDivElement;
+  /** The section with this id, if added. */
+  section(id: string): PanelWithToolbar | undefined {
+    return this._sections.get(id);
+  }
+
+  /** Expand (and scroll to) a section, e.g. when a command points the user at it. */
+  reveal(id: string): void {
+    const section = this._sections.get(id);
+    if (section) {
+      this._setExpanded(section, true);
+      section.node.scrollIntoView({ block: 'nearest' });
+    }
+  }
+
+  private get _accordion(): AccordionPanel {
+    return this.content as AccordionPanel;
+  }
+
+  private _setExpanded(section: Widget, expanded: boolean): void {
+    const index = this.widgets.indexOf(section);
+    if (index < 0 || section.isHidden !== expanded) {
+      return;
+    }
+    if (expanded) {
+      this._accordion.expand(index);
+    } else {
+      this._accordion.collapse(index);
+    }
+  }
+
+  private _onToggled(_: AccordionPanel, index: number): void {
+    const section = this.widgets[index];
+    const id = section?.node.dataset.section;
+    if (!id) {
+      return;
+    }
+    if (section.isHidden) {
+      this._collapsed.add(id);
+    } else {
+      this._collapsed.delete(id);
+    }
+    void this._stateDB?.save(STATE_KEY, { collapsed: [...this._collapsed] });
+  }
+
+  private async _restore(): Promise<void> {
+    if (!this._stateDB) {
+      return;
+    }
+    try {
+      const saved = (await this._stateDB.fetch(STATE_KEY)) as {
+        collapsed?: string[];
+      } | null;
+      if (!saved || !Array.isArray(saved.collapsed)) {
+        return; // first visit: the defaults stay
+      }
+      this._collapsed = new Set(saved.collapsed);
+      for (const [id, section] of this._sections) {
+        this._setExpanded(section, !this._collapsed.has(id));
+      }
+    } catch (error) {
+      console.warn('jupyter-workbench: could not restore the sidebar state', error);
+    }
+  }
+
+  private _translator: ITranslator;
+  private _wbTrans: TranslationBundle;
+  private _stateDB: IStateDB | null;
+  private _warning: Widget;
   private _state: HandshakeState | null = null;
+  private _sections = new Map<string, PanelWithToolbar>();
+  private _ranks = new WeakMap<Widget, number>();
+  private _collapsed = new Set<string>(DEFAULT_COLLAPSED);
+  private _restored: Promise<void>;
 }

@@ -5,6 +5,8 @@
 /** Version of this frontend; the server's `workbench/api/status` must report the same. */
 export const FRONTEND_VERSION = '0.1.0';
 
+import { ITranslator } from '@jupyterlab/translation';
+import { LabIcon } from '@jupyterlab/ui-components';
 import { Token } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 
@@ -16,10 +18,39 @@ export const SIDEBAR_ID = 'jupyter-workbench-sidebar';
  * (session, jobs, mounts, environments) can add their own sections.
  */
 export interface IWorkbenchSidebar {
-  addSection(title: string, body: Widget, id: string): void;
+  /**
+   * Add an accordion section. `id` is stable (it names the section in tests, CSS and the
+   * saved collapsed state); `options.toolbar` puts buttons in the section's title.
+   * Returns the section (a `PanelWithToolbar`) for further toolbar items.
+   */
+  addSection(title: string, body: Widget, id: string, options?: ISectionOptions): Widget;
+  /** Expand a section and scroll it into view. */
+  reveal(id: string): void;
+  /** The application's translator (use domain `jupyter_workbench`). */
+  readonly translator: ITranslator;
   /** The server's handshake reply, once known (null when the server part is missing). */
   readonly features: Promise<{ [name: string]: boolean } | null>;
 }
+
+/** A button in a section's title bar. */
+export interface ISectionToolbarItem {
+  /** Stable name (also a CSS class `jp-WorkbenchSection-<name>`). */
+  name: string;
+  icon: LabIcon;
+  tooltip: string;
+  label?: string;
+  onClick: () => void;
+}
+
+export interface ISectionOptions {
+  /** Position among the sections (lower first); see sidebar.ts for the defaults. */
+  rank?: number;
+  caption?: string;
+  toolbar?: ISectionToolbarItem[];
+}
+
+/** The gettext domain of every string of this extension. */
+export const TRANSLATION_DOMAIN = 'jupyter_workbench';
 
 export const IWorkbenchSidebar = new Token<IWorkbenchSidebar>(
   'jupyter-workbench:IWorkbenchSidebar',

@@ -59,7 +59,8 @@ def start_lab(tmp: Path, *extra_args: str, env_extra: dict | None = None) -> Lab
     )
     # Serve the frontend built in THIS checkout (a git worktree or a clone under test), not
     # whatever copy an earlier install left in the environment: the first labextensions
-    # directory on the Jupyter path wins, and the data dir comes first.
+    # directory on the Jupyter path wins, and the data dir comes first once
+    # JUPYTER_PREFER_ENV_PATH=0 (in a virtualenv jupyter_core puts the env's share/ first).
     built = Path(__file__).resolve().parents[2] / "jupyter_workbench" / "labextension"
     if (built / "package.json").exists():
         (tmp / "data" / "labextensions").mkdir(parents=True, exist_ok=True)
@@ -72,6 +73,7 @@ def start_lab(tmp: Path, *extra_args: str, env_extra: dict | None = None) -> Lab
         JUPYTER_CONFIG_DIR=str(config),
         JUPYTER_DATA_DIR=str(tmp / "data"),
         JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+        JUPYTER_PREFER_ENV_PATH="0",
         JUPYTER_WORKBENCH_STATE_DIR=str(tmp / "state"),
         TF_ENABLE_ONEDNN_OPTS="0",
         TF_CPP_MIN_LOG_LEVEL="2",
@@ -165,6 +167,35 @@ def open_workbench_sidebar(page) -> None:
     if "lm-mod-current" not in (tab.get_attribute("class") or ""):
         tab.click()
     page.locator("#jupyter-workbench-sidebar").wait_for(state="visible")
+
+
+def open_file_browser(page) -> None:
+    tab = page.locator('.lm-TabBar-tab[data-id="filebrowser"]')
+    tab.wait_for(state="visible")
+    if "lm-mod-current" not in (tab.get_attribute("class") or ""):
+        tab.click()
+    page.locator("#filebrowser").wait_for(state="visible")
+
+
+def show_section(page, section_id: str, alone: bool = True):
+    """Expand one Workbench section (and, with ``alone``, collapse the others so that it gets
+    the sidebar's height); returns the section."""
+    open_workbench_sidebar(page)
+    title = page.locator(f'[data-section-title="{section_id}"]')
+    title.wait_for()
+    if title.get_attribute("aria-expanded") != "true":
+        title.click()
+        page.locator(f'[data-section-title="{section_id}"][aria-expanded="true"]').wait_for()
+    if alone:
+        others = page.locator(
+            f'.jp-WorkbenchSidebar .jp-AccordionPanel-title[aria-expanded="true"]'
+            f':not([data-section-title="{section_id}"])'
+        )
+        while others.count():
+            others.first.click()
+    section = page.locator(f'.jp-WorkbenchSidebar [data-section="{section_id}"]')
+    section.wait_for(state="visible")
+    return section
 
 
 # Notebook helpers shared by the browser tests.

@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import open_workbench_sidebar, start_lab, stop_lab
+from conftest import show_section, start_lab, stop_lab
 
 from jupyter_workbench.environments import create_environment, get_spec
 from jupyter_workbench.environments.spec import MARKER_NAME
@@ -188,7 +188,7 @@ def test_switch_notebook_from_py3_to_tf2_from_sidebar(env_lab, envs_dir, page):
     )
 
     # When the user opens the Environments section of the Workbench sidebar
-    open_workbench_sidebar(page)
+    show_section(page, "environments")
     section = page.locator('[data-section="environments"]')
     section.wait_for(state="visible")
     py3 = section.locator('.jp-WorkbenchEnv[data-env="py3"]')

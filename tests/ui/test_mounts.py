@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import open_lab, open_workbench_sidebar, start_lab, stop_lab
+from conftest import open_lab, show_section, start_lab, stop_lab
 
 from jupyter_workbench.testing import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, OSSEmulator
 
@@ -35,6 +35,11 @@ def fill_oss_form(page, oss, name, secret=DEMO_ACCESS_KEY_SECRET):
     """Fill the Mounts form for the emulator's demo bucket and press "Add mount"."""
     panel = page.locator('[data-section="mounts"] .jp-WorkbenchMounts')
     panel.wait_for(state="visible")
+    form = panel.locator(".jp-WorkbenchMounts-form")
+    if not form.is_visible():
+        # With mounts listed, the form opens from the section's "+" button
+        page.locator('[data-section-title="mounts"] .jp-WorkbenchSection-add').click()
+    form.wait_for(state="visible")
     panel.get_by_label("Name", exact=True).fill(name)
     panel.get_by_label("Endpoint").fill(oss.endpoint)
     panel.get_by_label("Bucket").fill("demo")
@@ -56,7 +61,7 @@ def wait_until(check, timeout=15.0, what="condition"):
 def test_add_oss_mount_then_open_edit_and_save_a_file(lab, page, oss):
     # Given JupyterLab and an OSS bucket with a README
     open_lab(page, lab)
-    open_workbench_sidebar(page)
+    show_section(page, "mounts")
 
     # When the user adds the bucket from the Mounts form
     panel, item = fill_oss_form(page, oss, "demo")
@@ -95,7 +100,7 @@ def test_add_oss_mount_then_open_edit_and_save_a_file(lab, page, oss):
     assert oss.get_object("demo", "README.txt").startswith(b"This bucket is served")
 
     # When the user unmounts it, the dialog says nothing on the storage is deleted
-    open_workbench_sidebar(page)
+    show_section(page, "mounts")
     item.get_by_role("button", name="Unmount").click()
     dialog = page.locator(".jp-Dialog")
     dialog.wait_for()
@@ -107,7 +112,7 @@ def test_add_oss_mount_then_open_edit_and_save_a_file(lab, page, oss):
 
 def test_adding_with_a_wrong_secret_shows_a_plain_message(lab, page, oss):
     open_lab(page, lab)
-    open_workbench_sidebar(page)
+    show_section(page, "mounts")
     panel, item = fill_oss_form(page, oss, "wrong", secret="not-the-secret")
     message = panel.locator(".jp-WorkbenchMounts-form .jp-WorkbenchMounts-message.jp-mod-error")
     message.wait_for()
@@ -120,7 +125,7 @@ def test_a_folder_larger_than_a_page_offers_list_more(lab, page, oss):
     for i in range(PAGE_SIZE + 5):
         oss.put_object("demo", f"many/f{i:03d}.txt", b"x")
     open_lab(page, lab)
-    open_workbench_sidebar(page)
+    show_section(page, "mounts")
     panel, item = fill_oss_form(page, oss, "big")
     item.wait_for()
 
@@ -131,7 +136,7 @@ def test_a_folder_larger_than_a_page_offers_list_more(lab, page, oss):
     assert page.locator(".jp-DirListing-item").count() == PAGE_SIZE
 
     # Then the Mounts panel says so and lists the rest on demand
-    open_workbench_sidebar(page)
+    show_section(page, "mounts")
     more = panel.locator(".jp-WorkbenchMounts-more")
     more.wait_for(state="visible")
     assert f"first {PAGE_SIZE} entries" in more.inner_text()

@@ -12,8 +12,8 @@ from conftest import (
     make_notebook,
     open_lab,
     open_notebook,
-    open_workbench_sidebar,
     run_cell,
+    show_section,
     start_lab,
     stop_lab,
 )
@@ -162,8 +162,8 @@ def test_jobs_panel_runs_a_script_that_outlives_the_page(long_lab, page):
     # Given a script under the root
     (long_lab.root / "count.py").write_text("for i in range(3):\n    print('step', i)\n")
     open_lab(page, long_lab)
-    open_workbench_sidebar(page)
-    panel = page.locator("[data-section='session'] .jp-WorkbenchJobs")
+    show_section(page, "jobs")
+    panel = page.locator("[data-section='jobs'] .jp-WorkbenchJobs")
 
     # When the user runs it from the Jobs panel
     panel.get_by_label("Job file").fill("count.py")

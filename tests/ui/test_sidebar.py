@@ -4,29 +4,111 @@ import shutil
 
 from conftest import (
     make_notebook,
+    open_file_browser,
     open_lab,
     open_notebook,
     open_workbench_sidebar,
     run_cell,
+    show_section,
     start_lab,
     stop_lab,
 )
 
-from jupyter_workbench import __version__
+
+def section(page, section_id):
+    return page.locator(f'.jp-WorkbenchSidebar [data-section="{section_id}"]')
 
 
-def test_sidebar_handshake_succeeds(lab, page):
+def section_title(page, title):
+    return page.locator(".jp-WorkbenchSidebar .jp-AccordionPanel-title", has_text=title)
+
+
+def test_sidebar_is_a_side_panel_with_one_accordion_section_per_feature(lab, page):
     # Given JupyterLab with the workbench installed
     open_lab(page, lab)
+
+    # Then the Workbench tab has its own labelled icon
+    tab = page.locator('.lm-TabBar-tab[data-id="jupyter-workbench-sidebar"]')
+    tab.wait_for()
+    assert "Workbench" in (tab.get_attribute("title") or "")
 
     # When the user opens the Workbench sidebar
     open_workbench_sidebar(page)
 
-    # Then it says it is connected to the server extension of the same version
-    banner = page.locator(".jp-WorkbenchSidebar-banner")
-    banner.locator("xpath=self::*[@data-state='ok']").wait_for()
-    assert banner.inner_text() == f"Connected to jupyter-workbench server {__version__}"
-    assert page.locator('[data-section="export"]').is_visible()
+    # Then each feature is a section of JupyterLab's accordion with a title, and no
+    # developer banner is shown
+    for title in ("Mounts", "Environments", "Export to SavedModel", "Background jobs"):
+        section_title(page, title).wait_for()
+    sidebar = page.locator("#jupyter-workbench-sidebar")
+    assert "Connected to" not in sidebar.inner_text()
+    assert not page.locator(".jp-WorkbenchSidebar-warning").is_visible()
+    # Section toolbars sit in the titles (refresh, add) and use JupyterLab's icons
+    mounts_title = section_title(page, "Mounts")
+    assert mounts_title.locator(".jp-WorkbenchSection-refresh").count() == 1
+    assert mounts_title.locator(".jp-WorkbenchSection-add").count() == 1
+    # No native grey buttons: every button is JupyterLab's
+    # (light DOM only: toolbar buttons are ui-toolkit web components with their own inside)
+    classes = sidebar.evaluate(
+        "n => [...n.querySelectorAll('button')].filter(b => b.offsetParent).map(b => b.className)"
+    )
+    assert classes
+    for cls in classes:
+        assert "jp-Button" in cls or "jp-ToolbarButtonComponent" in cls, cls
+    # and it fits the default width: no horizontal scrolling
+    assert sidebar.evaluate("n => n.scrollWidth <= n.clientWidth + 1")
+
+
+def wait_expanded(page, section_id, expanded):
+    page.locator(
+        f'[data-section-title="{section_id}"][aria-expanded="{str(expanded).lower()}"]'
+    ).wait_for(state="attached")
+
+
+def test_collapsed_sections_stay_collapsed_after_a_reload(lab, page):
+    # Given the Workbench sidebar with the Export section expanded
+    open_lab(page, lab)
+    open_workbench_sidebar(page)
+    wait_expanded(page, "export", True)
+
+    # When the user collapses it and reloads the page
+    saved = lambda r: "api/workspaces" in r.url and r.request.method == "PUT"  # noqa: E731
+    with page.expect_response(saved):  # the state DB reaches the server after a debounce
+        page.locator('[data-section-title="export"]').click()
+        wait_expanded(page, "export", False)
+    open_lab(page, lab)
+    open_workbench_sidebar(page)
+
+    # Then it is still collapsed, and the other sections are still expanded
+    wait_expanded(page, "export", False)
+    wait_expanded(page, "mounts", True)
+    # (expand it again for the tests that follow)
+    with page.expect_response(saved):
+        page.locator('[data-section-title="export"]').click()
+        wait_expanded(page, "export", True)
+
+
+def test_export_form_shows_only_the_active_modes_row(lab, page):
+    # Given the Export section
+    open_lab(page, lab)
+    show_section(page, "export")
+    panel = page.locator(".jp-WorkbenchExport")
+    panel.wait_for(state="visible")
+    file_row = panel.locator(".jp-WorkbenchExport-fileRow")
+    var_row = panel.locator(".jp-WorkbenchExport-varRow")
+
+    # Then in "Model file" mode only the model-file row shows, its box is wide enough to type
+    # a path, and no label wraps onto a second line
+    assert file_row.is_visible() and not var_row.is_visible()
+    box = panel.get_by_role("textbox", name="Model file").bounding_box()
+    assert box["width"] >= 100, box
+    for label in panel.locator(".jp-WorkbenchForm-label:visible").all():
+        height = label.bounding_box()["height"]
+        assert height < 24, (label.inner_text(), height)
+
+    # When the user switches to "Notebook variable", only the variable row shows
+    panel.get_by_role("radio", name="Notebook variable").check()
+    assert var_row.is_visible() and not file_row.is_visible()
+    panel.get_by_role("radio", name="Model file").check()
 
 
 def test_sidebar_says_plainly_when_server_extension_is_missing(tmp_path, page):
@@ -37,10 +119,10 @@ def test_sidebar_says_plainly_when_server_extension_is_missing(tmp_path, page):
         open_lab(page, server)
         open_workbench_sidebar(page)
 
-        # Then the banner explains the server part is missing instead of failing silently
-        banner = page.locator(".jp-WorkbenchSidebar-banner[data-state='error']")
-        banner.wait_for()
-        assert "server extension is not responding" in banner.inner_text()
+        # Then a warning explains the server part is missing instead of failing silently
+        warning = page.locator(".jp-WorkbenchSidebar-warning")
+        warning.wait_for()
+        assert "server extension is not responding" in warning.inner_text()
     finally:
         stop_lab(server)
 
@@ -49,6 +131,7 @@ def test_export_panel_exports_a_keras_file_and_shows_summary(lab, page, tiny_ker
     # Given a .keras model file in the notebook root
     shutil.copy(tiny_keras_file, lab.root / "tiny.keras")
     open_lab(page, lab)
+    open_file_browser(page)
 
     # When the user right-clicks it in the file browser and picks "Export to SavedModel…"
     page.locator('.jp-DirListing-item[title^="Name: tiny.keras"]').click(button="right")
@@ -57,6 +140,7 @@ def test_export_panel_exports_a_keras_file_and_shows_summary(lab, page, tiny_ker
     # Then the Workbench sidebar opens with the file as the source and a suggested destination
     panel = page.locator(".jp-WorkbenchExport")
     panel.wait_for(state="visible")
+    show_section(page, "export")
     assert panel.get_by_role("textbox", name="Model file").input_value() == "tiny.keras"
     assert panel.get_by_label("Destination").input_value() == "models/tiny"
 
@@ -88,7 +172,7 @@ def test_export_panel_exports_a_notebook_variable_through_a_savedmodel_cell(lab,
     )
 
     # When the user exports the variable from the Export panel
-    open_workbench_sidebar(page)
+    show_section(page, "export")
     panel = page.locator(".jp-WorkbenchExport")
     panel.get_by_role("radio", name="Notebook variable").check()
     panel.get_by_role("textbox", name="Notebook variable").fill("net")
