@@ -298,7 +298,13 @@ export class ExportPanel extends Widget {
     this._progress.value = 0;
     const onChanged = (_: ExportModel, state: IExportState) => {
       this._progress.value = state.progress || 0;
-      say(this._message, state.message || trans.__(state.state));
+      const stateText = {
+        queued: trans.__('queued'),
+        running: trans.__('running'),
+        done: trans.__('done'),
+        failed: trans.__('failed')
+      };
+      say(this._message, state.message || stateText[state.state] || state.state);
     };
     this._model.changed.connect(onChanged);
     try {

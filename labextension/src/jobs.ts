@@ -156,7 +156,10 @@ const jobsPlugin: JupyterFrontEndPlugin<void> = {
       statusBar.registerStatusItem(JOBS_PLUGIN_ID, {
         item: new JobsStatus(model, trans, showJobs),
         align: 'left',
-        rank: 50
+        rank: 50,
+        // Only while something runs: the status bar hides inactive items itself.
+        isActive: () => model.running.length > 0,
+        activeStateChanged: model.changed
       });
     }
     void sidebar.features.then(features => {

@@ -64,23 +64,13 @@ export function finishedSince(before: IJob[], after: IJob[]): IJob[] {
  */
 export class JobsModel {
   constructor(options: { interval?: number; standby?: () => boolean } = {}) {
-    const interval = options.interval ?? 2000;
+    this._interval = options.interval ?? 2000;
     this._poll = new Poll({
       auto: false,
       factory: () => this._tick(),
-      frequency: { interval, backoff: true, max: 60_000 },
+      frequency: { interval: this._interval, backoff: true, max: 60_000 },
       name: 'jupyter-workbench:jobs',
-      standby: () => {
-        if (options.standby?.()) {
-          return true;
-        }
-        // Nothing running and no log watched: no need to ask often.
-        if (!this.running.length && !this._watched.size) {
-          this._idleTicks++;
-          return this._idleTicks % 15 !== 0 || 'when-hidden';
-        }
-        return 'when-hidden';
-      }
+      standby: () => options.standby?.() || 'when-hidden'
     });
   }
 
@@ -119,7 +109,6 @@ export class JobsModel {
     if (this._poll.state.phase === 'constructed') {
       void this._poll.start();
     }
-    this._idleTicks = 0;
     await this._poll.refresh();
     await this._poll.tick;
   }
@@ -176,6 +165,12 @@ export class JobsModel {
     }
     const before = this._jobs;
     this._jobs = jobs;
+    // Often while something runs or a log is watched, rarely otherwise.
+    const busy = this.running.length > 0 || this._watched.size > 0;
+    const interval = busy ? this._interval : this._interval * 15;
+    if (this._poll.frequency.interval !== interval) {
+      this._poll.frequency = { ...this._poll.frequency, interval };
+    }
     this._changed.emit(jobs);
     if (this._listed) {
       for (const job of finishedSince(before, jobs)) {
@@ -201,7 +196,7 @@ export class JobsModel {
   private _poll: Poll;
   private _jobs: IJob[] = [];
   private _listed = false;
-  private _idleTicks = 0;
+  private _interval: number;
   private _error: string | null = null;
   private _logs = new Map<string, IJobLog>();
   private _watched = new Set<string>();

@@ -156,6 +156,30 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"rep_{rep.when}", rep)
 
 
+SCREENSHOTS = Path(
+    os.environ.get("WORKBENCH_SCREENSHOTS") or Path(__file__).resolve().parent / "screenshots"
+)
+
+
+def snap(page, name: str, locator=None) -> Path:
+    """Write a screenshot for reviewers to ``$WORKBENCH_SCREENSHOTS`` (tests/ui/screenshots/)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    (locator or page).screenshot(path=str(path))
+    return path
+
+
+def lab_settings(tmp: Path, settings: dict) -> dict:
+    """Environment for ``start_lab`` with these user settings ({plugin id: {key: value}})."""
+    root = tmp / "user-settings"
+    for plugin, values in settings.items():
+        package, _, name = plugin.partition(":")
+        path = root / package / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    return {"JUPYTERLAB_SETTINGS_DIR": str(root)}
+
+
 def open_lab(page, server: LabServer) -> None:
     page.goto(server.lab_url())
     page.wait_for_selector("#jp-main-dock-panel", state="visible", timeout=60_000)
