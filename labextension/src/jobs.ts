@@ -9,6 +9,7 @@ import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { addIcon, refreshIcon } from '@jupyterlab/ui-components';
+import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { h } from './dom';
@@ -153,13 +154,15 @@ const jobsPlugin: JupyterFrontEndPlugin<void> = {
       rank: 61
     });
     if (statusBar) {
+      const activeChanged = new Signal<JobsModel, void>(model);
+      model.changed.connect(() => activeChanged.emit());
       statusBar.registerStatusItem(JOBS_PLUGIN_ID, {
         item: new JobsStatus(model, trans, showJobs),
         align: 'left',
         rank: 50,
         // Only while something runs: the status bar hides inactive items itself.
         isActive: () => model.running.length > 0,
-        activeStateChanged: model.changed
+        activeStateChanged: activeChanged
       });
     }
     void sidebar.features.then(features => {
