@@ -179,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
             problems.append(f"{po.relative_to(ROOT)}: {len(missing)} untranslated: {missing[:5]}")
         if stale and args.check:
             problems.append(f"{po.relative_to(ROOT)}: msgids no longer used: {stale[:5]}")
-        if args.check and (not js.exists() or js.read_text(encoding="utf-8") != compile_json(lang, old)):
+        if args.check and (
+            not js.exists() or js.read_text(encoding="utf-8") != compile_json(lang, old)
+        ):
             problems.append(f"{js.relative_to(ROOT)} is stale: run python scripts/translations.py")
     for p in problems:
         print(p, file=sys.stderr)
