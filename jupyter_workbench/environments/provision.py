@@ -35,12 +35,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from ..atomic import write_atomic
 from . import _paths
 from ._lock import env_lock
 from .discovery import environment_info, read_marker
@@ -67,9 +67,7 @@ _NEEDED_MB = {"py3": 400, "tf2": 2500, "tf2-gpu": 8000}
 
 def workbench_package_dir() -> Path:
     """The ``jupyter_workbench`` package directory of the running installation."""
-    import jupyter_workbench
-
-    return Path(jupyter_workbench.__file__).resolve().parent
+    return Path(__file__).resolve().parents[1]
 
 
 class _Emitter:
@@ -348,13 +346,7 @@ def _ensure_link(env_dir: Path) -> Path:
 
 
 def _write_marker(env_dir: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".marker.", suffix=".json", dir=env_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, env_dir / MARKER_NAME)
+    write_atomic(env_dir / MARKER_NAME, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def _display_packages(found: dict[str, str]) -> dict[str, str]:

@@ -16,9 +16,9 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
+from ..atomic import write_atomic
 from . import _paths
 from .errors import WorkbenchEnvError
 
@@ -144,8 +144,5 @@ def write_kernelspec(
             return dest
     except OSError:
         pass
-    fd, tmp = tempfile.mkstemp(prefix=".kernel.", suffix=".json", dir=dest)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, kj)
+    write_atomic(kj, text)
     return dest

@@ -27,3 +27,16 @@ class ExportUnavailableError(ExportError):
 
     category = "unavailable"
     http_status = 409
+
+
+def require_tensorflow() -> None:
+    """A clear error where this interpreter has no TensorFlow (e.g. the server's py3 env)."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("tensorflow") is None:
+        raise ExportError(
+            f"TensorFlow is not installed for {sys.executable}: run the export with the "
+            "interpreter of an environment that has it (the tf2 environment), e.g. "
+            "`python -m jupyter_workbench.export.worker`, or pip install tensorflow-cpu."
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import ExportError
+from .errors import ExportError, require_tensorflow
 
 _INIT_OP = "__saved_model_init_op"
 
@@ -192,7 +192,6 @@ def inspect_savedmodel(path, *, storage_options: dict | None = None) -> SavedMod
     ``saved_model_cli show --all``). ``storage_options`` are passed to the fsspec filesystem
     of a URL.
     """
-    from .sources import require_tensorflow
 
     path = os.fspath(path)
     data, is_text, resolved = _read(path, storage_options)

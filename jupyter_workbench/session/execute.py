@@ -18,9 +18,9 @@ from pathlib import Path
 def _write(nb, output: Path) -> None:
     import nbformat
 
-    tmp = output.with_name(f".{output.name}.tmp")
-    nbformat.write(nb, str(tmp))
-    os.replace(tmp, output)
+    from ..atomic import write_atomic
+
+    write_atomic(output, nbformat.writes(nb))
 
 
 def _reason(text: str) -> None:

@@ -35,9 +35,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_json_atomic
 from ..errors import WorkbenchError
+from ..state import default_state_dir
 
-STATE_DIR_ENV = "JUPYTER_WORKBENCH_STATE_DIR"
 STATES = ("running", "succeeded", "failed", "cancelled")
 FINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
 KINDS = {".ipynb": "notebook", ".py": "python", ".sh": "shell"}
@@ -60,16 +61,6 @@ class JobConflict(JobError):
 
     category = "conflict"
     http_status = 409
-
-
-def default_state_dir() -> Path:
-    """``$JUPYTER_WORKBENCH_STATE_DIR``, else ``<jupyter data dir>/workbench``."""
-    env = os.environ.get(STATE_DIR_ENV)
-    if env:
-        return Path(env).expanduser()
-    from jupyter_core.paths import jupyter_data_dir
-
-    return Path(jupyter_data_dir()) / "workbench"
 
 
 @dataclass
@@ -100,13 +91,6 @@ class Job:
 
 
 # -- small file helpers ------------------------------------------------------------------
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Write atomically: a reader sees the old or the new file, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
 
 
 def read_json(path: Path) -> dict | None:
@@ -413,7 +397,7 @@ class JobManager:
         if not job_dir.is_dir():
             self._make_dir(job_id)
         meta = {"id": job_id, "created_at": time.time(), "host": self.host, **fields}
-        write_json(job_dir / "job.json", meta)
+        write_json_atomic(job_dir / "job.json", meta)
         with open(job_dir / "output.log", "ab") as log:
             # Own session and process group: survives the server, and cancel kills the group.
             proc = subprocess.Popen(
@@ -428,7 +412,7 @@ class JobManager:
         self._children[job_id] = proc
         meta["runner_pid"] = proc.pid
         meta["runner_start"] = process_start_time(proc.pid)
-        write_json(job_dir / "job.json", meta)
+        write_json_atomic(job_dir / "job.json", meta)
         return self.get(job_id)
 
     # -- finding and following -----------------------------------------------------------
@@ -484,7 +468,7 @@ class JobManager:
             }
         state = {**state, **final, "ended_at": time.time()}
         state.setdefault("started_at", meta.get("created_at"))
-        write_json(job_dir / "state.json", state)
+        write_json_atomic(job_dir / "state.json", state)
         return state
 
     def _job(self, meta: dict, state: dict) -> Job:

@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from .jobs import describe_exit, write_json
+from ..atomic import write_json_atomic
+from .jobs import describe_exit
 
 
 def run(job_dir: Path) -> int:
@@ -51,10 +52,10 @@ def run(job_dir: Path) -> int:
                 ended_at=time.time(),
                 reason=f"Could not start {meta['argv'][0]}: {e}",
             )
-            write_json(job_dir / "state.json", state)
+            write_json_atomic(job_dir / "state.json", state)
             return 0
         state["child_pid"] = child.pid
-        write_json(job_dir / "state.json", state)
+        write_json_atomic(job_dir / "state.json", state)
         code = child.wait()
 
     state.update(ended_at=time.time(), exit_code=code)
@@ -66,7 +67,7 @@ def run(job_dir: Path) -> int:
         reason_file = job_dir / "reason"
         detail = reason_file.read_text().strip() if reason_file.is_file() else ""
         state.update(state="failed", reason=detail or describe_exit(code))
-    write_json(job_dir / "state.json", state)
+    write_json_atomic(job_dir / "state.json", state)
     return 0
 
 

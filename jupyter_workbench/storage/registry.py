@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..atomic import write_json_atomic
+from ..state import ENV_STATE_DIR, default_state_dir  # noqa: F401 - part of the storage API
 from ._files import ensure_private_dir, locked, read_json
 from .credentials import CredentialStore
 from .errors import MountExistsError, MountNotFoundError, UnsupportedMountError
@@ -27,19 +28,8 @@ from .urls import MountTarget, parse_mount_url, validate_mount_name
 
 log = logging.getLogger(__name__)
 
-ENV_STATE_DIR = "JUPYTER_WORKBENCH_STATE_DIR"
 ENV_MOUNT_DIR = "JUPYTER_WORKBENCH_MOUNT_DIR"
 REGISTRY_FILE = "mounts.json"
-
-
-def default_state_dir() -> Path:
-    """``$JUPYTER_WORKBENCH_STATE_DIR`` or ``<jupyter_data_dir>/workbench``."""
-    env = os.environ.get(ENV_STATE_DIR)
-    if env:
-        return Path(env).expanduser()
-    from jupyter_core.paths import jupyter_data_dir
-
-    return Path(jupyter_data_dir()) / "workbench"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import ExportError
+from ..errors import ExportError, require_tensorflow
 from .base import Exporter
 
 SUPPORTED = (
@@ -34,19 +34,6 @@ def _executing_eagerly() -> bool:
     import tensorflow as tf
 
     return tf.executing_eagerly()
-
-
-def require_tensorflow() -> None:
-    """A clear error where this interpreter has no TensorFlow (e.g. the server's py3 env)."""
-    import importlib.util
-    import sys
-
-    if importlib.util.find_spec("tensorflow") is None:
-        raise ExportError(
-            f"TensorFlow is not installed for {sys.executable}: run the export with the "
-            "interpreter of an environment that has it (the tf2 environment), e.g. "
-            "`python -m jupyter_workbench.export.worker`, or pip install tensorflow-cpu."
-        )
 
 
 def resolve(
