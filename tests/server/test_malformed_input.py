@@ -65,8 +65,6 @@ def assert_400(code, reply, *words):
         ("jobs", json.dumps({"path": LONG}), []),
         ("jobs", json.dumps({"path": LONG_PATH}), []),
         ("jobs", json.dumps({"path": "x.py", "environment": LONG}), []),
-        ("exports", json.dumps({"source": LONG, "destination": "m"}), ["source"]),
-        ("exports", json.dumps({"source": LONG_PATH, "destination": "m"}), ["source"]),
         ("exports", json.dumps({"source": "a\x00b", "destination": "m"}), ["source"]),
         ("exports", json.dumps({"source": "m.keras", "destination": "m", "version": 1e400}), []),
     ],
@@ -96,6 +94,14 @@ async def test_bad_queries_and_names_are_4xx_never_500(jp_fetch, oss, parts, par
     code, reply = await call(jp_fetch, *parts, params=params)
     assert code in (400, 404), (code, reply)
     assert reply["message"]
+
+
+@pytest.mark.parametrize("source", [LONG, LONG_PATH])
+async def test_export_sources_too_long_to_exist_are_not_found(jp_fetch, source):
+    code, reply = await call(
+        jp_fetch, "exports", method="POST", raw=json.dumps({"source": source, "destination": "m"})
+    )
+    assert code == 404 and "does not exist" in reply["message"]
 
 
 async def test_long_job_ids_are_not_found(jp_fetch):
