@@ -14,6 +14,11 @@ Prints, each as a median of ``--repeat`` runs (ours and raw alternated):
   server) and uploaded through the contents API in JupyterLab's 1 MiB chunks
 - FUSE write/read through a FUSE mount of the same filesystem / direct (goal >= 0.7), where
   ``jupyter_workbench.storage.fuse`` exists and FUSE works here; else why it is skipped.
+- concurrency: the slowest ``GET api/status`` (and ``workbench/api/status``) while 50 listings
+  of the ``--keys``-key prefix run at once (goal < 0.5 s), against the same call when idle;
+  listing a healthy ``file://`` mount while 20 listings of a hung OSS prefix are stuck (the
+  emulator delays them ``--hang`` seconds), against the same listing when idle (goal < 1 s).
+  ``--only-concurrency`` runs just this part.
 
 The emulator and the jupyter server run in their own processes, so neither shares this
 process's GIL with the client being timed.
@@ -46,8 +51,10 @@ CONTENTS_MANAGER = "jupyter_workbench.contents.WorkbenchContentsManager"
 EMULATOR = """
 import sys
 from jupyter_workbench.testing import OSSEmulator
-keys, big = int(sys.argv[1]), int(sys.argv[2])
+keys, big, hang = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 emulator = OSSEmulator(buckets=("bench",))
+# listings of bench/hung/stuck/ never come back in time: a stalled store
+emulator.faults.delay(hang, path=r"prefix=hung(/|%2F)stuck")
 for i in range(keys):
     emulator.put_object("bench", f"k{keys}/obj-{i:06d}.txt", b"x" * 100)
 for i in range(big):
@@ -154,18 +161,109 @@ def line(label: str, value: str, goal: str = "") -> None:
     print(f"  {label:<58} {value:>14}  {goal}")
 
 
+def _in_parallel(server: Server, paths: list[str]):
+    """Start GETs of ``paths`` in threads; returns the threads (join them) and their errors."""
+    import threading
+
+    errors: list[str] = []
+
+    def get(path):
+        try:
+            server.request(path)
+        except Exception as e:  # noqa: BLE001 - a stuck listing may time out: only counted
+            errors.append(f"{type(e).__name__}")
+
+    threads = [threading.Thread(target=get, args=(p,), daemon=True) for p in paths]
+    for t in threads:
+        t.start()
+    return threads, errors
+
+
+def _latencies(fn, seconds: float) -> list[float]:
+    out = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+        time.sleep(0.02)
+    return out
+
+
+def concurrency(server: Server, tmp: Path, endpoint: str, args) -> None:
+    """A busy mount and a stalled mount must not delay the server or the other mounts."""
+    prefix = f"k{args.keys}"
+    print("\nConcurrency")
+
+    def status():
+        server.request("api/status")
+
+    def wb_status():
+        server.request("workbench/api/status")
+
+    idle = statistics.median(_latencies(status, 1.0))
+    threads, errors = _in_parallel(server, [f"api/contents/mnt/bench/{prefix}"] * 50)
+    busy, wb_busy = [], []
+    while any(t.is_alive() for t in threads):
+        busy += _latencies(status, 0.1)
+        wb_busy += _latencies(wb_status, 0.1)
+    for t in threads:
+        t.join()
+    line("api/status idle (median)", f"{idle:.3f} s")
+    line(f"api/status during 50 listings of {args.keys} keys (max)", f"{max(busy):.3f} s",
+         "(goal < 0.5 s)")  # fmt: skip
+    line("workbench/api/status during them (max)", f"{max(wb_busy):.3f} s")
+    line("  max / idle", f"{max(busy) / idle:.1f}x", f"({len(errors)} listings failed)")
+
+    # a healthy file:// mount beside a hung OSS prefix
+    nas = tmp / "root" / "nasdata"
+    nas.mkdir(parents=True, exist_ok=True)
+    for i in range(100):
+        (nas / f"f{i:03d}.txt").write_text("x")
+    server.json("workbench/api/mounts", "POST", {"name": "nas", "url": f"file://{nas}"})
+    hung_options = {"endpoint": endpoint, "key": AK, "secret": SK, "read_timeout": args.hang * 2}
+    hung_options["retries"] = 0
+    server.json(
+        "workbench/api/mounts",
+        "POST",
+        {"name": "hung", "url": f"oss://{BUCKET}/hung", "options": hung_options},
+    )
+
+    def healthy():
+        assert len(server.json("api/contents/mnt/nas")["content"]) == 100
+
+    healthy()
+    idle_nas = median_time(healthy, args.repeat)
+    threads, errors = _in_parallel(server, ["api/contents/mnt/hung/stuck"] * 20)
+    time.sleep(1.0)  # let them reach the store
+    t0 = time.perf_counter()
+    healthy()
+    during = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    status()
+    status_during = time.perf_counter() - t0
+    line("healthy file:// mount listing, idle (median)", f"{idle_nas:.3f} s")
+    line("same, while 20 listings of a hung mount are stuck", f"{during:.3f} s", "(goal < 1 s)")
+    line("api/status while they are stuck", f"{status_during:.3f} s")
+    print("  (waiting for the stuck listings to give up...)", flush=True)
+    for t in threads:
+        t.join(args.hang * 3)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--keys", type=int, default=2000)
     parser.add_argument("--big-prefix", type=int, default=100_000)
     parser.add_argument("--size-mb", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--hang", type=float, default=30.0)
+    parser.add_argument("--only-concurrency", action="store_true")
     args = parser.parse_args(argv)
     size = args.size_mb * 2**20
 
     print(f"Seeding the emulator ({args.keys} + {args.big_prefix} keys)...", flush=True)
     emu = subprocess.Popen(
-        [sys.executable, "-c", EMULATOR, str(args.keys), str(args.big_prefix)],
+        [sys.executable, "-c", EMULATOR, str(args.keys), str(args.big_prefix), str(args.hang)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,  # connection resets of benchmark clients are not news
@@ -182,6 +280,9 @@ def main(argv=None) -> int:
             {"name": "bench", "url": f"oss://{BUCKET}", "options": options},
         )
         print(f"emulator {endpoint}, server {server.url}, repeat {args.repeat}\n")
+        if args.only_concurrency:
+            concurrency(server, tmp, endpoint, args)
+            return 0
 
         # ---------------------------------------------------------------- listing
         prefix = f"k{args.keys}"
@@ -292,6 +393,7 @@ def main(argv=None) -> int:
                     f"{r['fuse_read_mb_s']:.0f} / {r['direct_read_mb_s']:.0f}",
                 )
                 line("read ratio FUSE / direct", f"{r['read_ratio']:.2f}", "(goal >= 0.7)")
+        concurrency(server, tmp, endpoint, args)
     finally:
         server.stop()
         emu.stdin.close()
