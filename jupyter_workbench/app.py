@@ -30,7 +30,7 @@ class Workbench(ExtensionApp):
     environments = None  # environments.service.EnvironmentService
     jobs = None  # session.jobs.JobManager
     session = None  # session.activity.SessionPolicy
-    serving = None  # api.serving.ServingService
+    serving = None  # serving.manager.ServingService
 
     session_absolute_timeout = Int(
         SessionPolicy.absolute_timeout,
@@ -164,7 +164,7 @@ class Workbench(ExtensionApp):
         self.session = SessionPolicy(
             self.session_absolute_timeout, self.session_idle_timeout, self.session_warning
         )
-        from .api.serving import ServingService
+        from .serving.manager import ServingService
 
         self.serving = ServingService(
             self.root_dir,

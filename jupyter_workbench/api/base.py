@@ -119,7 +119,7 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
     environments = _core("environments", "environments.service.EnvironmentService")
     jobs = _core("jobs", "session.jobs.JobManager")
     session = _core("session", "session.activity.SessionPolicy (the login timeouts)")
-    serving = _core("serving", "api.serving.ServingService (model servers)")
+    serving = _core("serving", "serving.manager.ServingService (model servers)")
 
     def int_argument(self, name: str, default: int) -> int:
         """Query parameter ``name`` as an integer, or a 400 naming it."""
