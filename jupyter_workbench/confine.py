@@ -62,6 +62,8 @@ def confine(
     if not isinstance(target, str) or not target.strip() or "\x00" in target:
         raise PathNotAllowedError(f"The {what} is empty or not a valid path.")
     shown = scrub(target, url_secrets(target))
+    if len(shown) > 200:
+        shown = shown[:200] + "..."
     if "::" in target:
         raise PathNotAllowedError(
             f"The {what} {shown!r} chains URLs ('::'): give one path, mount or URL."
