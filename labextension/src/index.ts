@@ -18,6 +18,7 @@ import { WorkbenchSidebar } from './sidebar';
 import { environmentsPlugins } from './environments';
 import { mountsPlugins } from './mounts';
 import { jobsPlugins } from './jobs';
+import { servingPlugins } from './serving';
 import { sessionPlugins } from './session';
 import { CommandIDs, IWorkbenchSidebar, PLUGIN_ID, TRANSLATION_DOMAIN } from './tokens';
 
@@ -147,5 +148,6 @@ export default [
   ...mountsPlugins,
   ...environmentsPlugins,
   ...sessionPlugins,
-  ...jobsPlugins
+  ...jobsPlugins,
+  ...servingPlugins
 ];
