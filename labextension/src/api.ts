@@ -36,3 +36,22 @@ export async function requestAPI<T>(endPoint = '', init: RequestInit = {}): Prom
   }
   return data as T;
 }
+
+/**
+ * Call `workbench/api/<endPoint>` and return the status and body text whatever the status:
+ * for APIs whose error bodies are not `{"message"}` (TF Serving's `{"error"}`, proxied).
+ */
+export async function requestRaw(
+  endPoint: string,
+  init: RequestInit = {}
+): Promise<{ status: number; text: string }> {
+  const settings = ServerConnection.makeSettings();
+  const url = URLExt.join(settings.baseUrl, 'workbench', 'api', endPoint);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new ServerConnection.NetworkError(error as TypeError);
+  }
+  return { status: response.status, text: await response.text() };
+}

@@ -8,7 +8,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Poll } from '@lumino/polling';
 import { Widget } from '@lumino/widgets';
 
-import { requestAPI } from './api';
+import { requestAPI, requestRaw } from './api';
 import { button, h, say, textInput, useSelectedButton } from './dom';
 
 export interface IVersionStatus {
@@ -153,27 +153,22 @@ class ServerCard {
     }
     this.response.textContent = trans.__('Sending…');
     try {
-      const answer = await requestAPI<unknown>(apiPath(this.server, verb), {
+      const answer = await requestRaw(apiPath(this.server, verb), {
         method: 'POST',
         body
       });
-      this.response.dataset.ok = 'true';
-      this.response.textContent = JSON.stringify(answer, null, 1);
-    } catch (error) {
-      // TF Serving's errors are {"error": "..."}; requestAPI keeps only "message"
-      const data = (error as { response?: Response }).response;
-      this.response.dataset.ok = 'false';
-      this.response.textContent = data
-        ? trans.__('%1 %2', data.status, (error as Error).message)
-        : String(error);
-      if (data) {
-        try {
-          const text = await data.clone().text();
-          this.response.textContent = `${data.status} ${text}`;
-        } catch {
-          // the body was read already: the message above stays
-        }
+      let shown = answer.text;
+      try {
+        shown = JSON.stringify(JSON.parse(answer.text), null, 1);
+      } catch {
+        // not JSON (a proxy error page): shown as it came
       }
+      const ok = answer.status >= 200 && answer.status < 300;
+      this.response.dataset.ok = ok ? 'true' : 'false';
+      this.response.textContent = ok ? shown : trans.__('%1 %2', answer.status, shown);
+    } catch (error) {
+      this.response.dataset.ok = 'false';
+      this.response.textContent = (error as Error).message;
     }
   }
 
