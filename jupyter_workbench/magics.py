@@ -7,11 +7,14 @@ functions; a user mistake is shown as one clear line, not a TensorFlow traceback
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 
 from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.display import display
 
 from .errors import WorkbenchError
+from .kernel_output import NotebookProgress, quiet_tensorflow_import
 from .magic_base import MagicParser, WorkbenchMagicError
 
 __all__ = ["WorkbenchMagicError", "WorkbenchMagics", "load_ipython_extension"]
@@ -58,13 +61,18 @@ class WorkbenchMagics(Magics):
                 return None
             args = _export_parser().parse_args(argv)
             source = self._resolve_model(args.source)
+            progress = NotebookProgress("Export")
             result = export_savedmodel(
-                source, args.destination, progress=True, **export_kwargs(args)
+                source, args.destination, progress=progress, **export_kwargs(args)
             )
         except WorkbenchError as e:
             raise WorkbenchMagicError.from_error(e) from None
-        print(result.summary())
-        return result
+        progress.done(f"version {result.version} written")
+        # The summary as rich output (HTML, plain-text fallback) on the cell's output, once:
+        # shown here, and returned only where it is kept (``r = %savedmodel ...``), so a bare
+        # ``%savedmodel`` line does not show it twice as Out[n].
+        display(result)
+        return result if self._kept(line) else None
 
     def _serve(self, argv: list[str]):
         """``server = %savedmodel serve BASE ...``: a ModelServer (.url, .predict, .stop)."""
@@ -87,8 +95,21 @@ class WorkbenchMagics(Magics):
         print(f"serving {server.model_name}: REST {server.url}  gRPC {server.grpc_address}")
         return server
 
+    def _kept(self, line: str) -> bool:
+        """Whether the cell assigns this magic's result (``r = %savedmodel ...``)."""
+        cells = getattr(self.shell.history_manager, "input_hist_raw", None) or [""]
+        for src in reversed(cells[-1].splitlines()):
+            text = src.strip()
+            if "%savedmodel" in text and text.endswith(line.strip()):
+                return not text.startswith("%")
+        return True  # called some other way: keep the value
+
     def _resolve_model(self, name: str):
-        """A variable of the user namespace (``model`` or ``obj.model``), else a path."""
+        """A variable of the user namespace (``model`` or ``obj.model``), else a path.
+
+        A bare name that is neither a variable nor an existing path is reported as an
+        unknown variable (a typo), with the closest variable names, not as a missing file.
+        """
         ns = self.shell.user_ns
         head, _, rest = name.partition(".")
         if head.isidentifier() and head in ns:
@@ -98,6 +119,17 @@ class WorkbenchMagics(Magics):
                     raise WorkbenchMagicError("UsageError", f"'{name}': no attribute '{attr}'.")
                 obj = getattr(obj, attr)
             return obj
+        looks_like_variable = all(part.isidentifier() for part in name.split("."))
+        if looks_like_variable and not os.path.exists(os.path.expanduser(name)):
+            import difflib
+
+            names = [k for k in ns if k.isidentifier() and not k.startswith("_")]
+            close = difflib.get_close_matches(head, names, n=3)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise WorkbenchMagicError(
+                "NameError",
+                f"'{head}' is not a variable of this notebook, nor a file or folder.{hint}",
+            )
         return name
 
     @line_magic
@@ -120,6 +152,7 @@ class WorkbenchMagics(Magics):
 
 def load_ipython_extension(ipython) -> None:
     ipython.register_magics(WorkbenchMagics)
+    quiet_tensorflow_import()  # TensorFlow's startup notices stay out of the cells
     from .storage import register_fsspec_oss
 
     # pandas.read_csv("oss://...") and fsspec.open in the kernel get the fixed ossfs.

@@ -68,6 +68,10 @@ class ExportResult:
     def __str__(self) -> str:
         return self.summary()
 
+    def _repr_pretty_(self, p, cycle) -> None:
+        # IPython's text/plain (the fallback beside _repr_html_): the summary, not the fields.
+        p.text(self.summary())
+
     def _repr_html_(self) -> str:
         esc = html.escape
         rows = []

@@ -77,14 +77,15 @@ def test_cli_refuses_existing_version_unless_overwrite(tiny_keras_file, tmp_path
 class Kernel:
     """A real IPython kernel of this venv, executing cells and collecting what they show."""
 
-    def __init__(self, cwd: Path):
+    def __init__(self, cwd: Path, env: dict | None = None):
         from jupyter_client.manager import start_new_kernel
 
-        self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=str(cwd))
+        kwargs = {"env": env} if env is not None else {}
+        self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=str(cwd), **kwargs)
 
     def run(self, code: str, timeout: float = 300) -> dict:
         msg_id = self.kc.execute(code)
-        out = {"stdout": "", "stderr": "", "error": None, "result": None}
+        out = {"stdout": "", "stderr": "", "error": None, "result": None, "display": ""}
         while True:
             try:
                 msg = self.kc.get_iopub_msg(timeout=timeout)
@@ -99,6 +100,9 @@ class Kernel:
                 out["error"] = content
             elif kind == "execute_result":
                 out["result"] = content["data"].get("text/plain")
+            elif kind in ("display_data", "update_display_data"):
+                out["display"] += content["data"].get("text/plain", "") + "\n"
+                out.setdefault("html", []).append(content["data"].get("text/html", ""))
             elif kind == "status" and content["execution_state"] == "idle":
                 return out
 
@@ -141,11 +145,56 @@ def test_magic_exports_a_notebook_variable_and_returns_the_result(kernel, tmp_pa
     out = kernel.run(f"r = %savedmodel model {tmp_path / 'mnist'} --signature predict")
     check = kernel.run("print(r.version, 'predict' in r.signatures, r.max_abs_diff < 1e-5)")
 
-    # Then the summary is shown, the result is version 1 with the named, verified signature
+    # Then a progress bar and the summary are shown as rich output (HTML with a plain-text
+    # fallback), nothing on stderr (no pink "error" look), and the result is version 1 with
+    # the named, verified signature
     assert out["error"] is None, out
-    assert "predict" in out["stdout"]
+    assert out["stderr"] == "", out["stderr"]
+    assert "Export: 100%" in out["display"] and "predict" in out["display"], out["display"]
+    assert any("jp-WorkbenchProgress" in h for h in out["html"])
+    assert any("predict" in h and "<table" in h for h in out["html"]), out["html"]
     assert check["stdout"].split() == ["1", "True", "True"]
     assert (tmp_path / "mnist" / "1" / "saved_model.pb").is_file()
+
+
+def test_a_bare_magic_line_shows_its_summary_once(kernel, tiny_keras_file, tmp_path):
+    # When the user runs %savedmodel without keeping the result
+    out = kernel.run(f"%savedmodel {tiny_keras_file} {tmp_path / 'once'}")
+
+    # Then the summary shows once (no second copy as Out[n])
+    assert out["error"] is None, out
+    assert out["result"] is None
+    assert out["display"].count("SavedModel version 1") == 1, out["display"]
+
+
+def test_a_typo_in_a_variable_name_is_an_unknown_variable_not_a_missing_file(kernel, tmp_path):
+    # Given a model in the variable "model"
+    kernel.run("model = object()")
+
+    # When the user mistypes it
+    out = kernel.run(f"%savedmodel modle {tmp_path / 'x'}")
+
+    # Then the message says the variable is unknown and suggests the right one
+    shown = "\n".join(out["error"]["traceback"])
+    assert shown.startswith("NameError: 'modle' is not a variable of this notebook"), shown
+    assert "Did you mean 'model'?" in shown
+    assert "No such file" not in shown
+
+
+def test_tensorflow_startup_notices_stay_out_of_workbench_kernels(tmp_path):
+    # Given a kernel with the workbench loaded and no TensorFlow log settings at all
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+    k = Kernel(tmp_path, env=env)
+    try:
+        k.run("%load_ext jupyter_workbench")
+        # When the notebook imports TensorFlow
+        out = k.run("import tensorflow as tf\nprint(tf.constant(2) * 3)")
+        # Then the cell shows its own output only: no oneDNN / absl / CPU-feature notices
+        assert out["error"] is None, out
+        assert "tf.Tensor(6" in out["stdout"]
+        assert "oneDNN" not in out["stderr"] and "absl" not in out["stderr"], out["stderr"]
+    finally:
+        k.close()
 
 
 def test_magic_show_prints_the_signatures(kernel, tiny_keras_file, tmp_path):
