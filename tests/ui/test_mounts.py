@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import open_lab, show_section, start_lab, stop_lab
+from conftest import open_file_browser, open_lab, show_section, snap, start_lab, stop_lab
 
 from jupyter_workbench.testing import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, OSSEmulator
 
@@ -56,6 +56,47 @@ def wait_until(check, timeout=15.0, what="condition"):
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_new_mount_shows_at_once_and_unmount_names_the_open_documents(lab, page, oss):
+    # Given the file browser at the root, with no mnt/ folder shown yet
+    open_lab(page, lab)
+    open_file_browser(page)
+    page.locator(".jp-DirListing-content").wait_for()
+    assert page.locator('.jp-DirListing-item[title^="Name: mnt"]').count() == 0
+
+    # When the user adds a mount from the sidebar
+    show_section(page, "mounts")
+    panel, item = fill_oss_form(page, oss, "fresh")
+    item.wait_for()
+
+    # Then mnt/ is in the file browser without a manual refresh (its own poll is 10 s+)
+    open_file_browser(page)
+    page.locator('.jp-DirListing-item[title^="Name: mnt"]').wait_for(timeout=3_000)
+
+    # When the user opens the mount from the sidebar, the listing keeps its Name column
+    show_section(page, "mounts")
+    item.get_by_role("button", name="Open").click()
+    readme = page.locator('.jp-DirListing-item[title^="Name: README.txt"]')
+    readme.wait_for()
+    name = readme.locator(".jp-DirListing-itemName")
+    assert name.bounding_box()["width"] > 100, name.bounding_box()
+    assert name.inner_text().strip() == "README.txt"
+
+    # When a file of the mount is open and the user unmounts it
+    readme.dblclick()
+    page.locator(".jp-FileEditor .cm-content").wait_for()
+    show_section(page, "mounts")
+    item.get_by_role("button", name="Unmount").click()
+
+    # Then the confirmation names that document
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for()
+    assert "mnt/fresh/README.txt" in dialog.inner_text()
+    assert "can no longer be saved" in dialog.inner_text()
+    snap(page, "light-unmount-dialog")
+    dialog.get_by_role("button", name="Unmount").click()
+    item.wait_for(state="detached")
 
 
 def test_add_oss_mount_then_open_edit_and_save_a_file(lab, page, oss):

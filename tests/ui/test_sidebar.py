@@ -187,3 +187,12 @@ def test_export_panel_exports_a_notebook_variable_through_a_savedmodel_cell(lab,
     ).wait_for()
     cell.locator(".jp-OutputArea", has_text="predict").wait_for(timeout=120_000)
     assert (lab.root / "served" / "net" / "1" / "saved_model.pb").is_file()
+    # and the user's notebook got that one line only: no %reload_ext or helper cells
+    sources = page.locator(".jp-NotebookPanel .jp-Cell .cm-content").all_inner_texts()
+    assert len(sources) == 2, sources
+    assert sources[1].strip() == "%savedmodel net served/net --signature predict"
+    assert not any("reload_ext" in s or "load_ext" in s for s in sources)
+    # and the summary is rich output, not a pink stderr stream
+    output = cell.locator(".jp-OutputArea-output")
+    assert output.locator("table").count() >= 1
+    assert cell.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
