@@ -58,6 +58,11 @@ phase_start "unit and server tests"
 # most of their time is spent waiting on child processes, so 3 workers help on 2 cores.
 pytest tests/unit tests/server -p no:cacheprovider -n "${WORKBENCH_TEST_WORKERS:-3}" --dist loadfile "$@"
 phase_end
+phase_start "other projects' suites"
+# ossfs's own tests (from its PyPI sdist) and fsspec's abstract suites, against the OSS emulator.
+python -m tests.thirdparty.ossfs_suite --impl both
+pytest tests/thirdparty -p no:cacheprovider -q "$@"
+phase_end
 phase_start "browser tests"
 pytest tests/ui -p no:cacheprovider "$@"
 phase_end

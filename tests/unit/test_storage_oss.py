@@ -401,14 +401,114 @@ def test_large_copy_goes_part_by_part(oss):
     assert fs.cat("demo/dst.bin") == data
 
 
-def test_ossfs_subclass_is_still_an_fsspec_oss_filesystem(oss):
+def test_fixed_class_is_an_fsspec_oss_filesystem_that_keeps_ossfs_fields(oss):
     import fsspec
-    from ossfs import OSSFileSystem
 
     fs = oss_filesystem(oss)
-    assert isinstance(fs, OSSFileSystem) and isinstance(fs, fsspec.AbstractFileSystem)
-    assert "oss" in WorkbenchOSSFileSystem.protocol
+    fs.pipe("demo/f.bin", b"12345")
+    assert isinstance(fs, fsspec.AbstractFileSystem) and "oss" in WorkbenchOSSFileSystem.protocol
     assert AK not in repr(fs) and SK not in repr(fs)
+    # Code written for ossfs keeps working: its Size/Key fields beside fsspec's size/name
+    info = fs.info("demo/f.bin")
+    assert info["Size"] == info["size"] == 5 and info["Key"] == info["name"] == "demo/f.bin"
+    assert {e["Size"] for e in fs.ls("demo") if e["name"] == "demo/f.bin"} == {5}
+
+
+STYLES = ("demo", "/demo", "oss://demo")
+
+
+@pytest.mark.parametrize("root", STYLES)
+def test_every_path_style_names_the_same_objects(oss, root):
+    # Given
+    fs = oss_filesystem(oss)
+    for key in ("s/a.txt", "s/b.txt", "s/c.csv", "s/sub/d.txt"):
+        fs.pipe(f"demo/{key}", key.encode())
+    # When / Then: listings name entries canonically (bucket/key) whatever style was asked
+    assert fs.glob(f"{root}/s/*.txt") == ["demo/s/a.txt", "demo/s/b.txt"]
+    assert fs.glob(f"{root}/s/**/*.txt") == ["demo/s/a.txt", "demo/s/b.txt", "demo/s/sub/d.txt"]
+    assert fs.ls(f"{root}/s", detail=False) == [
+        "demo/s/a.txt",
+        "demo/s/b.txt",
+        "demo/s/c.csv",
+        "demo/s/sub",
+    ]
+    assert fs.find(f"{root}/s/sub") == ["demo/s/sub/d.txt"]
+    assert fs.cat(f"{root}/s/a.txt") == b"s/a.txt"
+    assert fs.isdir(f"{root}/s") and fs.isfile(f"{root}/s/c.csv")
+
+
+@pytest.mark.parametrize("root", STYLES)
+def test_recursive_copy_lands_at_the_right_keys(oss, root):
+    # Given (the case: stock wrote dst/a.txt, the old fixed class dstb/probe/src/...)
+    fs = oss_filesystem(oss)
+    fs.pipe("demo/probe/src/sub/a.txt", b"a")
+    fs.pipe("demo/probe/src/sub/deep/b.txt", b"b")
+    # When
+    fs.cp(f"{root}/probe/src/sub", f"{root}/probe/dst", recursive=True)
+    # Then
+    files = [k for k in oss.list_keys("demo", "probe/dst") if not k.endswith("/")]
+    assert files == ["probe/dst/a.txt", "probe/dst/deep/b.txt"]
+    assert oss.get_object("demo", "probe/dst/deep/b.txt") == b"b"
+
+
+@pytest.mark.parametrize("root", STYLES)
+def test_recursive_get_and_put_round_trip(oss, tmp_path, root):
+    # Given
+    fs = oss_filesystem(oss)
+    fs.pipe("demo/tree/x.txt", b"x")
+    fs.pipe("demo/tree/in/y.txt", b"y")
+    # When
+    fs.get(f"{root}/tree", str(tmp_path / "got"), recursive=True)
+    fs.put(str(tmp_path / "got"), f"{root}/back", recursive=True)
+    # Then
+    got = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert got == ["got/in/y.txt", "got/x.txt"]
+    assert fs.cat("demo/back/in/y.txt") == b"y" and fs.cat("demo/back/x.txt") == b"x"
+
+
+def test_get_file_creates_the_local_folder_and_keeps_the_real_error(oss, tmp_path):
+    # Given
+    fs = oss_filesystem(oss)
+    fs.pipe("demo/one.txt", b"1")
+    # When
+    fs.get_file("oss://demo/one.txt", str(tmp_path / "new" / "dir" / "one.txt"))
+    # Then
+    assert (tmp_path / "new" / "dir" / "one.txt").read_bytes() == b"1"
+    # And a local failure surfaces as itself (here: the destination is a folder)
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(IsADirectoryError):
+        fs.get_file("demo/one.txt", str(tmp_path / "taken"))
+
+
+def test_open_files_with_a_glob_url(oss, monkeypatch):
+    import fsspec
+
+    from jupyter_workbench.storage import register_fsspec_oss
+
+    # Given: credentials the way a kernel has them
+    monkeypatch.setenv("OSS_ENDPOINT", oss.endpoint)
+    monkeypatch.setenv("OSS_ACCESS_KEY_ID", AK)
+    monkeypatch.setenv("OSS_ACCESS_KEY_SECRET", SK)
+    register_fsspec_oss()
+    fs = oss_filesystem(oss)
+    fs.pipe("demo/g/1.txt", b"one")
+    fs.pipe("demo/g/2.txt", b"two")
+    # When
+    files = fsspec.open_files("oss://demo/g/*.txt")
+    # Then
+    assert [f.path for f in files] == ["demo/g/1.txt", "demo/g/2.txt"]
+    assert [f.open().read() for f in files] == [b"one", b"two"]
+
+
+def test_access_key_id_without_secret_is_a_clear_error(monkeypatch):
+    from jupyter_workbench.storage.errors import StorageCredentialsError
+
+    monkeypatch.setenv("OSS_ACCESS_KEY_ID", "SOMEKEY")
+    monkeypatch.delenv("OSS_ACCESS_KEY_SECRET", raising=False)
+    with pytest.raises(StorageCredentialsError, match="OSS_ACCESS_KEY_SECRET is not"):
+        WorkbenchOSSFileSystem(endpoint="http://127.0.0.1:9")
+    with pytest.raises(StorageCredentialsError, match="without its secret"):
+        WorkbenchOSSFileSystem(endpoint="http://127.0.0.1:9", key="K")
 
 
 # ----------------------------------------------------------------------------- mount wrapper
