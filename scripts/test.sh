@@ -61,7 +61,7 @@ phase_end
 phase_start "other projects' suites"
 # ossfs's own tests (from its PyPI sdist) and fsspec's abstract suites, against the OSS emulator.
 python -m tests.thirdparty.ossfs_suite --impl both
-pytest tests/thirdparty -p no:cacheprovider -q "$@"
+pytest tests/thirdparty -p no:cacheprovider -q -n "${WORKBENCH_TEST_WORKERS:-3}" --dist loadscope "$@"
 phase_end
 phase_start "browser tests"
 pytest tests/ui -p no:cacheprovider "$@"
