@@ -27,9 +27,11 @@ VENV=${WORKBENCH_VENV:-.venv}
 export PATH="$PWD/$VENV/bin:$PATH"
 export TF_ENABLE_ONEDNN_OPTS=0 TF_CPP_MIN_LOG_LEVEL=2 PYTHONDONTWRITEBYTECODE=1
 
-# Debian packages: chromium (browser tests), fuse3 (FUSE mounts), samba (a real SMB server).
+# Debian packages: chromium (browser tests), fuse3 (FUSE mounts), samba (a real SMB server),
+# a CJK font (the zh-CN browser test's screenshots show Chinese, not empty boxes).
 need=()
 command -v chromium >/dev/null || need+=(chromium)
+[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
 command -v fusermount3 >/dev/null || need+=(fuse3)
 command -v smbd >/dev/null || need+=(samba)
 phase_end
@@ -51,6 +53,7 @@ phase_start lint
 ruff format --check .
 ruff check .
 (cd labextension && jlpm lint:check)
+python scripts/translations.py --check  # every frontend string has its zh-CN translation
 
 phase_end
 phase_start "unit and server tests"

@@ -39,7 +39,7 @@ def test_a_finished_notebook_job_notifies_with_a_link_to_its_output(lab, page):
     item.locator(".jp-WorkbenchJobs-state[data-state='succeeded']").wait_for(timeout=60_000)
     toast = page.locator(".Toastify__toast", has_text="Job quick.ipynb finished")
     toast.wait_for(timeout=30_000)
-    snap(page, "light-jobs")
+    snap(page, "light-jobs-notification")
     toast.get_by_role("button", name="Open output").click()
     page.locator(".jp-NotebookPanel .jp-OutputArea", has_text="hello from the job").wait_for()
 

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LOCALE = ROOT / "jupyter_workbench" / "locale" / "zh_CN" / "LC_MESSAGES" / "jupyter_workbench.json"
 
 
