@@ -2,7 +2,7 @@
 ``MountFileSystem`` (fsspec's DirFileSystem) rooted at the mount.
 
 ==========  ==========================================================================
-oss://      ``WorkbenchOSSFileSystem`` (ossfs with fixes, see ossfix.py); credentials from the
+oss://      ``WorkbenchOSSFileSystem`` (ossfs's API over oss2, see ossfix.py); credentials from the
             credential store, else OSS_ACCESS_KEY_ID / OSS_ACCESS_KEY_SECRET (/ OSS_SESSION_TOKEN),
             else anonymous (public buckets); endpoint from options or OSS_ENDPOINT
 s3://       s3fs; credentials from the store, else botocore's usual chain
@@ -142,7 +142,13 @@ def _oss(mount, secrets: dict):
         anonymous = True  # no stored key and no usable environment: public buckets only
     kwargs = {
         k: opts[k]
-        for k in ("connect_timeout", "read_timeout", "retries", "listings_expiry_time")
+        for k in (
+            "connect_timeout",
+            "read_timeout",
+            "retries",
+            "call_budget",
+            "listings_expiry_time",
+        )
         if k in opts
     }
     if "block_size" in opts:
@@ -169,14 +175,16 @@ def _s3(mount, secrets: dict):
         kwargs["endpoint_url"] = opts["endpoint_url"]
     if opts.get("region"):
         kwargs["client_kwargs"] = {"region_name": opts["region"]}
-    retries = int(opts.get("retries", 2))
+    # Bounded like oss:// (a hung endpoint fails within 30 s): botocore retries once; s3fs's
+    # own retry loop (5 attempts by default, on top of botocore's) is turned off.
+    retries = int(opts.get("retries", 1))
     kwargs["config_kwargs"] = {
         "connect_timeout": opts.get("connect_timeout", 5.0),
-        "read_timeout": opts.get("read_timeout", 60.0),
+        "read_timeout": opts.get("read_timeout", 12.0),
         "retries": {"max_attempts": 1 + retries, "mode": "standard"},
     }
     fs = s3fs.S3FileSystem(**kwargs)
-    fs.retries = 1 + retries  # s3fs's own retry loop (5 by default) on top of botocore's
+    fs.retries = 1
     return fs
 
 

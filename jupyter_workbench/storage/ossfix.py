@@ -51,8 +51,8 @@ Fixed relative to ossfs:
   verify the CRC-64 of whole-object reads.
 - Errors: rejected credentials raise ``StorageCredentialsError`` (ossfs hides AccessDenied as an
   empty listing and SignatureDoesNotMatch as a bare EIO), unreachable endpoints and repeated
-  5xx raise ``StorageUnavailableError`` after bounded retries, with connect/read timeouts
-  (ossfs waits 60 s per attempt).
+  5xx raise ``StorageUnavailableError`` after bounded retries, with connect/read timeouts of
+  5/12 s and a 25 s budget per call (ossfs waits 60 s per attempt, three attempts).
 """
 
 from __future__ import annotations
@@ -75,8 +75,18 @@ from fsspec.utils import stringify_path
 from .errors import StorageCredentialsError, StorageUnavailableError
 
 log = logging.getLogger(__name__)
+# oss2 logs every request's headers (the STS token) and string to sign at DEBUG/INFO: never let
+# them reach a log (ossfs silenced oss2 the same way when it was imported).
+logging.getLogger("oss2").setLevel(logging.WARNING)
 
 MIN_PART_SIZE = 100 * 1024  # OSS rejects smaller non-final parts
+# Bounded by default, so a hung store (accepting connections, never answering) fails a listing
+# or a save in under 30 s with a clear message instead of oss2's 60 s per attempt: a retry goes
+# out only while the call's whole time, another read timeout included, stays within the budget.
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 12.0
+DEFAULT_RETRIES = 2
+CALL_BUDGET = 25.0
 DEFAULT_BLOCK_SIZE = 8 * 2**20
 MAX_SINGLE_PUT = 5 * 2**30
 COPY_OBJECT_LIMIT = 2**30  # CopyObject handles up to 1 GB; larger copies go part by part
@@ -151,7 +161,8 @@ def _with_ossfs_fields(entry: dict) -> dict:
 class WorkbenchOSSFileSystem(AbstractFileSystem):
     """fsspec filesystem for Alibaba Cloud OSS (ossfs with the fixes listed in the module doc).
 
-    Extra parameters: ``connect_timeout`` / ``read_timeout`` (seconds), ``retries`` (extra
+    Extra parameters: ``connect_timeout`` / ``read_timeout`` (seconds; 5 and 12 by default),
+    ``call_budget`` (seconds one call may take with its retries, 25), ``retries`` (extra
     attempts for idempotent calls after connection errors or 5xx), ``listings_expiry_time``
     (seconds a cached directory listing stays valid).
     """
@@ -167,9 +178,10 @@ class WorkbenchOSSFileSystem(AbstractFileSystem):
         key: str | None = None,
         secret: str | None = None,
         token: str | None = None,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 60.0,
-        retries: int = 2,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        call_budget: float = CALL_BUDGET,
         listings_expiry_time: float | None = 10.0,
         default_block_size: int | None = None,
         default_cache_type: str = "readahead",
@@ -210,6 +222,7 @@ class WorkbenchOSSFileSystem(AbstractFileSystem):
         self._default_cache_type = default_cache_type
         self._timeouts = (float(connect_timeout), float(read_timeout))
         self._retries = max(0, int(retries))
+        self._call_budget = float(call_budget)
         self._anonymous = not key
         self._credential_kind = "sts" if token else ("static" if key else "anonymous")
         self._bucket_objects: dict[str, oss2.Bucket] = {}
@@ -305,6 +318,7 @@ class WorkbenchOSSFileSystem(AbstractFileSystem):
             and isinstance(args[-1] if args else None, (bytes, bytearray, memoryview))
         )
         attempts = 1 + (self._retries if safe else 0)
+        started = time.monotonic()
         for attempt in range(attempts):
             try:
                 return method(*args, **kwargs)
@@ -316,9 +330,13 @@ class WorkbenchOSSFileSystem(AbstractFileSystem):
                 error = err
             except oss2.exceptions.InconsistentError as err:  # CRC-64 mismatch in transit
                 error = err
+            pause = min(0.2 * 2**attempt, 2.0)
+            spent = time.monotonic() - started
+            if spent + pause + sum(self._timeouts) > self._call_budget:
+                break  # another attempt could outlast the budget: report now
             if attempt + 1 < attempts:
                 log.debug("OSS %s failed (%s); retrying", method_name, error)
-                time.sleep(min(0.2 * 2**attempt, 2.0))
+                time.sleep(pause)
         raise self._translate(error, bucket, args) from error
 
     def _translate(self, err: Exception, bucket: str | None, args) -> Exception:

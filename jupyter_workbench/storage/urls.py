@@ -187,6 +187,7 @@ _SCHEMAS: dict[str, dict[str, type]] = {
         "connect_timeout": float,
         "read_timeout": float,
         "retries": int,
+        "call_budget": float,
         "listings_expiry_time": float,
         "block_size": int,
     },
