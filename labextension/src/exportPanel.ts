@@ -47,6 +47,9 @@ export function suggestDestination(source: string, base: string): string {
   return `${base.replace(/\/+$/, '')}/${stem}`;
 }
 
+/** Warmup records per signature when the Export panel's warmup box is ticked. */
+const WARMUP_RECORDS = 5;
+
 /** The `%savedmodel` line for a notebook variable, with only the non-default options. */
 export function savedmodelLine(
   variable: string,
@@ -57,6 +60,7 @@ export function savedmodelLine(
     overwrite?: boolean;
     verify?: boolean;
     float16?: boolean;
+    warmup?: number;
   } = {}
 ): string {
   const quote = (s: string) => (/^[\w./:@-]+$/.test(s) ? s : JSON.stringify(s));
@@ -76,6 +80,9 @@ export function savedmodelLine(
   }
   if (options.float16) {
     args.push('--weights-dtype float16');
+  }
+  if (options.warmup) {
+    args.push(`--warmup ${options.warmup}`);
   }
   return args.join(' ');
 }
@@ -171,6 +178,13 @@ export class ExportPanel extends Widget {
     f.overwrite = overwrite.input;
     const float16 = checkbox(trans.__('float16 weights'));
     f.float16 = float16.input;
+    const warmup = checkbox(trans.__('TF Serving warmup requests'), {
+      title: trans.__(
+        'Write %1 warmup requests per signature into assets.extra (replayed before serving)',
+        WARMUP_RECORDS
+      )
+    });
+    f.warmup = warmup.input;
     const useSelected = useSelectedButton(
       () => this._options.selectedPath(),
       path => this.setSource(path),
@@ -230,7 +244,8 @@ export class ExportPanel extends Widget {
         { className: 'jp-WorkbenchExport-flags' },
         verify.label,
         overwrite.label,
-        float16.label
+        float16.label,
+        warmup.label
       ),
       h('div', { className: 'jp-WorkbenchForm-actions' }, this._button),
       this._progress,
@@ -290,6 +305,9 @@ export class ExportPanel extends Widget {
       verify: f.verify.checked,
       weights_dtype: f.float16.checked ? 'float16' : null
     };
+    if (f.warmup.checked) {
+      request.warmup = WARMUP_RECORDS;
+    }
     if (f.version.value) {
       request.version = parseInt(f.version.value, 10);
     }
@@ -359,7 +377,8 @@ export class ExportPanel extends Widget {
       signature: f.signature.value,
       overwrite: f.overwrite.checked,
       verify: f.verify.checked,
-      float16: f.float16.checked
+      float16: f.float16.checked,
+      warmup: f.warmup.checked ? WARMUP_RECORDS : 0
     });
     const notebook = panel.content;
     NotebookActions.insertBelow(notebook);

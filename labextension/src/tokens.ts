@@ -96,6 +96,8 @@ export interface IExportRequest {
   overwrite?: boolean;
   verify?: boolean;
   weights_dtype?: string | null;
+  /** TF Serving warmup records per signature (assets.extra/tf_serving_warmup_requests). */
+  warmup?: number;
 }
 
 export interface IExportState {

@@ -1,64 +1,57 @@
-"""The sidebar's "Serve / Try it" section in a real JupyterLab (Debian's chromium): start a
-model server for a model base, see its version AVAILABLE, send the prefilled request and read
-the answer, stop it; the Jupyter server's shutdown leaves no model server behind."""
+"""The sidebar's "Serve / Try it" section in a real JupyterLab (Debian's chromium): export with
+the Export panel's warmup box, start a model server for the base, see its version AVAILABLE,
+send the prefilled request and read the answer, stop it; the Jupyter server's shutdown leaves
+no model server behind."""
 
+import json
 import os
+import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import open_lab, open_workbench_sidebar, start_lab, stop_lab
+from conftest import open_lab, show_section, start_lab, stop_lab
 
 pytest.importorskip("tensorflow_serving.apis")
 
-MAKE = textwrap.dedent(
-    """
-    import sys, keras
-    from jupyter_workbench.export import export_savedmodel
-    inp = keras.Input((4,), name="image")
-    out = keras.layers.Dense(3, name="scores", kernel_initializer="ones")(inp)
-    export_savedmodel(keras.Model(inp, out), sys.argv[1], inputs="image", outputs="scores",
-                      progress=False)
-    """
-)
 
-
-def test_serve_and_try_it(tmp_path, page):
+def test_export_with_warmup_then_serve_and_try_it(tmp_path, page, tiny_keras_file):
     server = start_lab(tmp_path, f"--Workbench.serving_python={sys.executable}")
     pid = None
     try:
-        subprocess.run(
-            [sys.executable, "-c", MAKE, str(server.root / "models" / "net")],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+        shutil.copy(tiny_keras_file, server.root / "tiny.keras")
         open_lab(page, server)
-        open_workbench_sidebar(page)
-        panel = page.locator(".jp-WorkbenchServing")
-        section = page.locator('[data-section="serving"]')
-        section.wait_for(state="attached")
-        if not panel.is_visible():
-            section.locator("text=Serve / Try it").first.click()
+        # Given a model exported from the Export panel with TF Serving warmup requests
+        show_section(page, "export")
+        export = page.locator(".jp-WorkbenchExport")
+        export.get_by_role("textbox", name="Model file").fill("tiny.keras")
+        export.get_by_label("Destination").fill("models/net")
+        export.get_by_label("TF Serving warmup requests").check()
+        export.get_by_role("button", name="Export").click()
+        export.locator(".jp-WorkbenchExport-summary").wait_for(timeout=180_000)
+        warmup = server.root / "models" / "net" / "1" / "assets.extra"
+        assert (warmup / "tf_serving_warmup_requests").is_file()
+
         # When the user serves models/net
+        show_section(page, "serving")
+        panel = page.locator(".jp-WorkbenchServing")
         panel.get_by_role("textbox", name="Model base").fill("models/net")
         panel.get_by_role("button", name="Serve").click()
         # Then its version 1 becomes AVAILABLE and the request is prefilled from the signature
         card = panel.locator('.jp-WorkbenchServing-server[data-name="net"]')
         card.locator('li[data-version="1"][data-state="AVAILABLE"]').wait_for(timeout=120_000)
         request = card.get_by_role("textbox", name="Request")
-        assert '"instances"' in request.input_value()
-        assert '"serving_default"' in request.input_value()
-        # When the user edits the row and sends it
-        request.fill('{"instances": [[1, 2, 3, 4]]}')
+        prefilled = json.loads(request.input_value())
+        assert prefilled == {"signature_name": "serving_default", "instances": [[0.0] * 4]}
+        # When the user edits the rows and sends them
+        request.fill('{"instances": [[1, 2, 3, 4], [0, 0, 0, 0]]}')
         card.get_by_role("button", name="Send").click()
         response = card.locator(".jp-WorkbenchServing-response[data-ok='true']")
         response.wait_for(timeout=30_000)
-        # Then TF Serving's answer is shown
-        assert '"predictions"' in response.inner_text()
-        assert "10" in response.inner_text()
+        # Then TF Serving's answer is shown: one row of 3 scores per instance
+        answer = json.loads(response.inner_text())
+        assert len(answer["predictions"]) == 2 and len(answer["predictions"][0]) == 3
         # and a bad request shows TF Serving's error
         request.fill('{"instances": [[1, 2]]}')
         card.get_by_role("button", name="Send").click()
@@ -67,15 +60,15 @@ def test_serve_and_try_it(tmp_path, page):
         listed = subprocess.run(
             ["pgrep", "-f", "jupyter_workbench.serving"], capture_output=True, text=True
         )
-        pids = [int(p) for p in listed.stdout.split()]
         root = str(server.root).encode()
+        pids = [int(p) for p in listed.stdout.split()]
         pid = next(p for p in pids if root in Path(f"/proc/{p}/cmdline").read_bytes())
         # When the user stops it, the card goes away
         card.get_by_role("button", name="Stop").click()
         card.wait_for(state="detached")
     finally:
         stop_lab(server)
-    # And no model server outlives the Jupyter server
+    # And its process is gone (a server whose parent dies exits too: test_serving_store.py)
     if pid is not None:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
