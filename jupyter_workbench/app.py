@@ -70,6 +70,12 @@ class Workbench(ExtensionApp):
         help="Where the py3/tf2 virtual environments live "
         "(default: <jupyter data dir>/workbench/envs, or $JUPYTER_WORKBENCH_ENVS_DIR).",
     )
+    default_kernel = Unicode(
+        "py3",
+        config=True,
+        help="Environment (py3, tf2) or kernel name that new notebooks and consoles start with, "
+        "when it is ready at server start; empty keeps Jupyter's default (python3).",
+    )
     export_python = Unicode(
         "",
         config=True,
@@ -150,11 +156,12 @@ class Workbench(ExtensionApp):
 
     def initialize_settings(self):
         self.settings["workbench"] = self
-        from .environments.kernelspecs import attach_to_server
+        from .environments.kernelspecs import attach_to_server, set_default_kernel
 
         # The py3/tf2 kernelspecs come from the environments themselves (no writes to the
         # user's Jupyter dirs); needs ServerApp.kernel_spec_manager_class from our config file.
         attach_to_server(self.serverapp, self.environments_dir)
+        set_default_kernel(self.serverapp, self.default_kernel)
         # The core objects: built once from the traits (read here, once) and handed to the
         # handlers through the tornado settings (``api.base.WorkbenchHandler.<capability>``).
         self.mounts = self._mount_service()

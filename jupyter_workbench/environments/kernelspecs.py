@@ -72,6 +72,20 @@ class WorkbenchKernelSpecManager(KernelSpecManager):
         "Workbench.environments_dir.",
     )
 
+    server_kernel_display_name = Unicode(
+        "Python 3 (server, no workbench environment)",
+        config=True,
+        help="Display name of the server's own ipykernel ('python3'), so that it is not "
+        "mistaken for the py3 environment; empty keeps 'Python 3 (ipykernel)'. To hide it, "
+        "list the kernels to offer in KernelSpecManager.allowed_kernelspecs.",
+    )
+
+    def _get_kernel_spec_by_name(self, kernel_name, resource_dir):
+        spec = super()._get_kernel_spec_by_name(kernel_name, resource_dir)
+        if kernel_name == "python3" and self.server_kernel_display_name:
+            spec.display_name = self.server_kernel_display_name
+        return spec
+
     def workbench_kernel_specs(self) -> dict[str, str]:
         """{kernel_name: resource_dir} of the ready environments."""
         out: dict[str, str] = {}
@@ -117,6 +131,29 @@ class WorkbenchKernelSpecManager(KernelSpecManager):
         if is_registered_copy(found.resource_dir):
             raise unavailable
         return found
+
+
+def set_default_kernel(serverapp, environment: str) -> str | None:
+    """Make ``environment``'s kernel (py3, tf2, or any kernel name) the one new notebooks
+    start with, when it is available now; returns the kernel name set, else None."""
+    if not environment:
+        return None
+    name = SPECS[environment].kernel_name if environment in SPECS else environment
+    ksm = getattr(serverapp, "kernel_spec_manager", None)
+    km = getattr(serverapp, "kernel_manager", None)
+    if ksm is None or km is None or name not in ksm.find_kernel_specs():
+        log = getattr(serverapp, "log", None)
+        if log is not None:
+            log.info(
+                "jupyter_workbench: %s is not available yet; new notebooks keep the %s kernel "
+                "(create it: jupyter workbench env create %s)",
+                name,
+                getattr(km, "default_kernel_name", "python3"),
+                environment,
+            )
+        return None
+    km.default_kernel_name = name
+    return name
 
 
 def attach_to_server(serverapp, environments_dir=None) -> bool:

@@ -228,6 +228,29 @@ def test_server_lists_and_starts_environment_kernels(py3, envs_dir, tmp_path):
         assert ks["tf2"]["spec"]["display_name"] == "TensorFlow 2 (tf2)"
         assert ks["py3"]["spec"]["metadata"]["cull_idle_timeout"] > 0
         assert ks["py3"]["spec"]["env"]["VIRTUAL_ENV"] == str(envs_dir / "py3")
+        # with real logos (not letter tiles), and the server's own kernel named for what it is
+        assert {"logo-64x64", "logo-svg"} <= set(ks["py3"]["resources"]), ks["py3"]
+        assert {"logo-64x64", "logo-svg"} <= set(ks["tf2"]["resources"]), ks["tf2"]
+        if "python3" in ks:
+            name = ks["python3"]["spec"]["display_name"]
+            assert name == "Python 3 (server, no workbench environment)", name
+        # And c.Workbench.default_kernel makes a ready environment the default for new notebooks
+        from types import SimpleNamespace
+
+        from jupyter_workbench.environments.kernelspecs import (
+            WorkbenchKernelSpecManager,
+            set_default_kernel,
+        )
+
+        app = SimpleNamespace(
+            kernel_spec_manager=WorkbenchKernelSpecManager(environments_dir=str(root)),
+            kernel_manager=SimpleNamespace(default_kernel_name="python3"),
+            log=None,
+        )
+        assert set_default_kernel(app, "py3") == "py3"
+        assert app.kernel_manager.default_kernel_name == "py3"
+        assert set_default_kernel(app, "no-such-env") is None
+        assert app.kernel_manager.default_kernel_name == "py3"
         # When a py3 kernel is started through the REST API
         status, kernel = _server_get(base, "/api/kernels", token, "POST", {"name": "py3"})
         assert status == 201, kernel
