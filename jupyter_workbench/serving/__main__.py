@@ -159,10 +159,12 @@ def run(argv=None, out=None) -> int:
         if args.managed:
 
             def _watch_stdin():
+                # the raw fd, not sys.stdin: a thread blocked in a buffered read would hold
+                # its lock while the interpreter shuts down
                 try:
-                    while sys.stdin.buffer.read(1 << 16):
+                    while os.read(0, 1 << 16):
                         pass
-                except (OSError, ValueError):
+                except OSError:
                     pass
                 stop.set()
 
