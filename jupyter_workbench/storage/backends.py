@@ -128,6 +128,7 @@ for _name in _WRITE_METHODS:
 
 def _oss(mount, secrets: dict):
     from .ossfix import WorkbenchOSSFileSystem
+    from .sts import SOURCE_OPTIONS, RefreshingCredentials
 
     opts = dict(mount.options)
     anonymous = opts.pop("anonymous", False)
@@ -153,6 +154,14 @@ def _oss(mount, secrets: dict):
     }
     if "block_size" in opts:
         kwargs["default_block_size"] = opts["block_size"]
+    # The source options count as secrets (a command line may hold one): they come from the
+    # 0600 credential store like keys do.
+    sources = {k: opts.get(k) or secrets.get(k) for k in SOURCE_OPTIONS}
+    sources = {k: v for k, v in sources.items() if v}
+    if sources:  # a refreshing STS source instead of fixed keys (storage/sts.py)
+        kwargs["credentials_provider"] = RefreshingCredentials(**sources)
+        key = secret = token = None
+        anonymous = False
     # Without stored credentials, WorkbenchOSSFileSystem reads OSS_ACCESS_KEY_ID/SECRET itself.
     return WorkbenchOSSFileSystem(
         endpoint=endpoint, key=key, secret=secret, token=token or None, anon=anonymous, **kwargs

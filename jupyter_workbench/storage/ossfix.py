@@ -182,6 +182,7 @@ class WorkbenchOSSFileSystem(AbstractFileSystem):
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
         call_budget: float = CALL_BUDGET,
+        credentials_provider=None,
         listings_expiry_time: float | None = 10.0,
         default_block_size: int | None = None,
         default_cache_type: str = "readahead",
@@ -190,7 +191,7 @@ class WorkbenchOSSFileSystem(AbstractFileSystem):
     ):
         if anon:
             key = secret = token = None
-        elif not key and os.environ.get("OSS_ACCESS_KEY_ID"):
+        elif not key and credentials_provider is None and os.environ.get("OSS_ACCESS_KEY_ID"):
             # The standard OSS variables, so that plain oss:// URLs work in kernels and scripts.
             key = os.environ["OSS_ACCESS_KEY_ID"]
             secret = os.environ.get("OSS_ACCESS_KEY_SECRET")
@@ -201,7 +202,7 @@ class WorkbenchOSSFileSystem(AbstractFileSystem):
                     "(and OSS_SESSION_TOKEN for STS credentials), or pass key= and secret=.",
                     "MissingSecret",
                 )
-        if key and not secret:
+        if key and not secret and credentials_provider is None:
             raise StorageCredentialsError(
                 "An OSS access key id was given without its secret: pass secret= as well.",
                 "MissingSecret",
@@ -210,7 +211,11 @@ class WorkbenchOSSFileSystem(AbstractFileSystem):
             listings_expiry_time=listings_expiry_time,
             **{k: kwargs.pop(k) for k in ("use_listings_cache", "max_paths") if k in kwargs},
         )
-        if token:
+        self._credentials_provider = credentials_provider
+        if credentials_provider is not None:  # a refreshing source (storage/sts.py)
+            self._auth = oss2.ProviderAuth(credentials_provider)
+            key = key or "provider"
+        elif token:
             self._auth = oss2.StsAuth(key, secret, token)
         elif key:
             self._auth = oss2.Auth(key, secret)
@@ -224,7 +229,13 @@ class WorkbenchOSSFileSystem(AbstractFileSystem):
         self._retries = max(0, int(retries))
         self._call_budget = float(call_budget)
         self._anonymous = not key
-        self._credential_kind = "sts" if token else ("static" if key else "anonymous")
+        self._credential_kind = (
+            "refreshing"
+            if credentials_provider is not None
+            else "sts"
+            if token
+            else ("static" if key else "anonymous")
+        )
         self._bucket_objects: dict[str, oss2.Bucket] = {}
         self._bucket_lock = threading.Lock()
         self.copy_limit = COPY_OBJECT_LIMIT
@@ -319,6 +330,7 @@ class WorkbenchOSSFileSystem(AbstractFileSystem):
         )
         attempts = 1 + (self._retries if safe else 0)
         started = time.monotonic()
+        refreshed = False
         for attempt in range(attempts):
             try:
                 return method(*args, **kwargs)
@@ -326,6 +338,15 @@ class WorkbenchOSSFileSystem(AbstractFileSystem):
                 error: Exception = err
             except oss2.exceptions.ServerError as err:
                 if err.status < 500:
+                    if not refreshed and self._token_rejected(err):
+                        # The issuer rotated the token before its Expiration: fetch the new
+                        # one and repeat the call once.
+                        refreshed = True
+                        self._credentials_provider.refresh(force=True)
+                        try:
+                            return method(*args, **kwargs)
+                        except oss2.exceptions.OssError as again:
+                            err = again
                     raise self._translate(err, bucket, args) from err
                 error = err
             except oss2.exceptions.InconsistentError as err:  # CRC-64 mismatch in transit
@@ -338,6 +359,13 @@ class WorkbenchOSSFileSystem(AbstractFileSystem):
                 log.debug("OSS %s failed (%s); retrying", method_name, error)
                 time.sleep(pause)
         raise self._translate(error, bucket, args) from error
+
+    def _token_rejected(self, err) -> bool:
+        return self._credentials_provider is not None and err.code in (
+            "SecurityTokenExpired",
+            "InvalidSecurityToken",
+            "InvalidAccessKeyId",
+        )
 
     def _translate(self, err: Exception, bucket: str | None, args) -> Exception:
         where = f"bucket {bucket!r} at {self._endpoint}" if bucket else f"{self._endpoint}"

@@ -189,6 +189,9 @@ _SCHEMAS: dict[str, dict[str, type]] = {
         "retries": int,
         "call_budget": float,
         "listings_expiry_time": float,
+        "credentials_file": str,
+        "credentials_command": str,
+        "ram_role_endpoint": str,
         "block_size": int,
     },
     "s3": {

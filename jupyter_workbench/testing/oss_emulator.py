@@ -17,7 +17,8 @@ the body base64-encoded in ``x-oss-err`` as OSS does.
 Requests are authenticated with OSS signature V1 (``Authorization: OSS <ak>:<signature>``, or
 the ``OSSAccessKeyId``/``Expires``/``Signature`` query of a presigned URL): a wrong secret gets
 403 SignatureDoesNotMatch, an unknown key 403 InvalidAccessKeyId. STS credentials are triples
-(key, secret, token): the request must carry the token in ``x-oss-security-token``. Buckets
+(key, secret, token): the request must carry the token in ``x-oss-security-token``; they may
+expire (``issue_sts(lifetime)``, ``expire(ak)``: then 403 SecurityTokenExpired). Buckets
 marked public accept anonymous reads. Objects carry ``x-oss-hash-crc64ecma`` (CRC-64/ECMA-182 as
 OSS computes it, which oss2 verifies) and an upper-case MD5 ETag (``<md5 of part md5s>-<n>`` for
 multipart objects).
@@ -776,6 +777,14 @@ class _Handler(BaseHTTPRequestHandler):
                 OSSAccessKeyId=ak,
             )
         secret, expected_token = cred
+        expires = self.emulator.expirations.get(ak)
+        if expires is not None and time.time() >= expires:
+            raise OSSServiceError(
+                403,
+                "SecurityTokenExpired",
+                "The security token you provided has expired.",
+                OSSAccessKeyId=ak,
+            )
         if (expected_token or token) and token != expected_token:
             raise OSSServiceError(
                 403, "InvalidSecurityToken", "The security token you provided is invalid."
@@ -1379,6 +1388,7 @@ class OSSEmulator:
         self.store = ObjectStore(root)
         self.faults = Faults()
         self.credentials: dict[str, tuple[str, str | None]] = {}
+        self.expirations: dict[str, float] = {}  # access key id -> epoch when it stops working
         creds = {DEMO_ACCESS_KEY_ID: DEMO_ACCESS_KEY_SECRET} if credentials is None else credentials
         for ak, value in creds.items():
             if isinstance(value, str):
@@ -1438,8 +1448,37 @@ class OSSEmulator:
 
     # ---------------------------------------------------------------- conveniences
 
-    def add_credentials(self, access_key_id: str, secret: str, token: str | None = None) -> None:
+    def add_credentials(
+        self,
+        access_key_id: str,
+        secret: str,
+        token: str | None = None,
+        expires: float | None = None,
+    ) -> None:
+        """Accept these credentials; STS ones (with a ``token``) until the epoch ``expires``."""
         self.credentials[access_key_id] = (secret, token)
+        if expires is not None:
+            self.expirations[access_key_id] = expires
+        else:
+            self.expirations.pop(access_key_id, None)
+
+    def issue_sts(self, lifetime: float = 3600.0) -> dict:
+        """New STS credentials, valid for ``lifetime`` seconds, as AssumeRole answers them
+        (``AccessKeyId``, ``AccessKeySecret``, ``SecurityToken``, ``Expiration``)."""
+        ak = "STS." + uuid.uuid4().hex[:16].upper()
+        secret, token = uuid.uuid4().hex, uuid.uuid4().hex + uuid.uuid4().hex
+        expires = time.time() + lifetime
+        self.add_credentials(ak, secret, token, expires)
+        return {
+            "AccessKeyId": ak,
+            "AccessKeySecret": secret,
+            "SecurityToken": token,
+            "Expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires)),
+        }
+
+    def expire(self, access_key_id: str) -> None:
+        """End STS credentials now (as the issuer's rotation does)."""
+        self.expirations[access_key_id] = time.time() - 1
 
     def create_bucket(self, name: str, public: bool = False) -> None:
         self.store.create_bucket(name, "public-read" if public else "private", exist_ok=True)

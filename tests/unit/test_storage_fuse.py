@@ -74,6 +74,10 @@ _EMULATOR = textwrap.dedent(
                     out = [[r.method, r.key, sorted(r.query)] for r in oss.requests]
                 elif op == "uploads":
                     out = len(oss.uploads("demo"))
+                elif op == "issue_sts":
+                    out = oss.issue_sts(cmd.get("lifetime", 3600))
+                elif op == "expire":
+                    oss.expire(cmd["ak"])
                 print(json.dumps({"ok": True, "out": out}), flush=True)
             except Exception as e:
                 print(json.dumps({"ok": False, "error": repr(e)}), flush=True)
@@ -130,6 +134,12 @@ class RemoteEmulator:
 
     def uploads(self) -> int:
         return self._call("uploads")
+
+    def issue_sts(self, lifetime: float = 3600) -> dict:
+        return self._call("issue_sts", lifetime=lifetime)
+
+    def expire(self, ak: str) -> None:
+        self._call("expire", ak=ak)
 
     def close(self):
         self.proc.stdin.close()
@@ -738,3 +748,41 @@ def test_throughput_through_fuse_vs_direct(oss_registry):
         "{direct_read_mb_s:.0f} MB/s (ratio {read_ratio:.2f})".format(**result)
     )
     assert result["write_ratio"] > 0 and result["read_ratio"] > 0
+
+
+def test_reads_across_three_forced_sts_rotations(tmp_path, emulator):
+    if not AVAILABLE:
+        pytest.skip(f"FUSE unavailable: {REASON}")
+    # Given: a FUSE mount whose STS token file a helper rewrites, and a file being read
+    data = os.urandom(3 * MB)
+    emulator.put("sts/big.bin", data)
+    token_file = tmp_path / "sts.json"
+
+    def rotate(old=None) -> dict:
+        new = emulator.issue_sts()
+        token_file.with_suffix(".tmp").write_text(json.dumps(new))
+        os.replace(token_file.with_suffix(".tmp"), token_file)
+        if old is not None:
+            emulator.expire(old["AccessKeyId"])  # the old token stops working at once
+        return new
+
+    creds = rotate()
+    reg = MountRegistry(tmp_path / "state")
+    reg.add(
+        "sts", "oss://demo", {"endpoint": emulator.endpoint, "credentials_file": str(token_file)}
+    )
+    mp = tmp_path / "mnt"
+    with mount_fuse("sts", mp, registry=reg, cache_dir=tmp_path / "cache") as m:
+        chunks = []
+        with open(mp / "sts" / "big.bin", "rb", buffering=0) as f:
+            # When: three rotations happen while the file is open and being read
+            for i in range(3):
+                chunks.append(f.read(MB))
+                creds = rotate(creds)
+                emulator.put(f"sts/new-{i}.txt", str(i).encode())
+                # Then: new reads through the mount keep working after each rotation
+                assert (mp / "sts" / f"new-{i}.txt").read_bytes() == str(i).encode()
+            chunks.append(f.read())
+        assert b"".join(chunks) == data
+        assert (mp / "sts" / "big.bin").read_bytes() == data
+    assert not m.alive
