@@ -152,6 +152,7 @@ class Workbench(ExtensionApp):
         )
         from .session.identity import enable_session_expiry
 
+        # Also under jupyterhub-singleuser, linked before or after us (the trait is watched).
         enable_session_expiry(serverapp)
 
     def initialize_settings(self):
@@ -186,6 +187,13 @@ class Workbench(ExtensionApp):
             workbench_jobs=self.jobs,
             workbench_session=self.session,
         )
+        from .session.identity import check_session_expiry
+
+        check_session_expiry(self.serverapp)  # one warning when expiry cannot be enforced
+        from .session import usage
+
+        # last_activity (what JupyterHub is told) = use: user actions, busy kernels, jobs.
+        usage.install(self.serverapp, jobs_running=self._jobs_running)
         self.log.info("jupyter-workbench %s loaded (root %s)", __version__, self.root_dir)
 
     def _export_service(self):
@@ -204,6 +212,9 @@ class Workbench(ExtensionApp):
         from .environments.service import EnvironmentService
 
         return EnvironmentService(self.environments_dir, logger=self.log)
+
+    def _jobs_running(self) -> bool:
+        return any(not job.finished for job in self.jobs.list())
 
     def job_manager(self):
         """A ``JobManager`` over the server's root and environments (jobs live on disk, so a

@@ -69,3 +69,9 @@ phase_end
 phase_start "browser tests"
 pytest tests/ui -p no:cacheprovider "$@"
 phase_end
+phase_start "JupyterHub tests"
+echo ">> JupyterHub tests (a real hub + configurable-http-proxy, npm-installed into .cache/npm)"
+[ -x .cache/npm/node_modules/.bin/configurable-http-proxy ] ||
+  npm install --prefix .cache/npm --no-audit --no-fund configurable-http-proxy@5 >/dev/null
+pytest tests/hub -p no:cacheprovider "$@"
+phase_end

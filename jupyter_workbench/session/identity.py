@@ -19,11 +19,17 @@ jupyter_server's ``PasswordIdentityProvider`` (password or token login, unchange
   sessions: they never expire and get no cookie. A ``?token=`` URL is a login: it is exchanged
   for a session cookie. The token is therefore left out of the JupyterLab page (else the page
   would send it on every request and its session could never expire).
+
+Under ``jupyterhub-singleuser`` the same clocks apply to the hub's OAuth login instead
+(:mod:`.hub`, ``WorkbenchHubIdentityProvider``); :func:`enable_session_expiry` picks the
+provider whatever order jupyter_server links the extensions in.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import time
 from typing import Any
 
@@ -32,10 +38,14 @@ from tornado import web
 from traitlets import Bool, Int
 from traitlets.config import Config, DeferredConfig
 
+from . import usage
 from .activity import SessionPolicy, SessionTimes, is_user_activity
 
 # The request's SessionTimes, set on the handler by the provider (read by ``session_reply``).
 SESSION_ATTR = "_workbench_session"
+# Why the request's browser session was refused ("absolute", "idle" or "logout"); absent
+# otherwise.
+EXPIRED_ATTR = "_workbench_session_expired"
 
 _USER_FIELDS = ("username", "name", "display_name", "initials", "avatar_url", "color")
 
@@ -85,6 +95,11 @@ def _blank_page_token(settings: dict) -> None:
 class WorkbenchIdentityProvider(PasswordIdentityProvider):
     """Password/token login whose browser sessions expire (``c.Workbench.session_*``)."""
 
+    # Read by ``session_reply``: this provider enforces the workbench's session clocks.
+    workbench_session_expiry = True
+    # How the page logs in again: a password/token form POSTed without reloading the page.
+    workbench_login = "password"
+
     expose_token_to_page = Bool(
         False,
         config=True,
@@ -111,6 +126,16 @@ class WorkbenchIdentityProvider(PasswordIdentityProvider):
 
     # -- who is asking ------------------------------------------------------------------
 
+    async def _get_user(self, handler: web.RequestHandler) -> User | None:
+        handler._workbench_authenticating = True  # type: ignore[attr-defined]
+        try:
+            user = await super()._get_user(handler)
+        finally:
+            handler._workbench_authenticating = False  # type: ignore[attr-defined]
+        if user is not None:
+            usage.note(handler)  # what the server reports as its last activity
+        return user
+
     def _header_token_request(self, handler: web.RequestHandler) -> bool:
         """A request authenticated by the token in its Authorization header (an API client)."""
         token = self.token
@@ -121,7 +146,7 @@ class WorkbenchIdentityProvider(PasswordIdentityProvider):
 
     # -- the cookie ---------------------------------------------------------------------
 
-    def _write_cookie(self, handler: web.RequestHandler, user: User, times: SessionTimes) -> None:
+    def _cookie_options(self, handler: web.RequestHandler) -> dict[str, Any]:
         options: dict[str, Any] = dict(self.cookie_options)
         options.setdefault("httponly", True)
         secure = self.secure_cookie
@@ -130,9 +155,14 @@ class WorkbenchIdentityProvider(PasswordIdentityProvider):
         if secure:
             options.setdefault("secure", True)
         options.setdefault("path", handler.base_url)  # type: ignore[attr-defined]
+        return options
+
+    def _write_cookie(self, handler: web.RequestHandler, user: User, times: SessionTimes) -> None:
         value = {f: getattr(user, f, None) for f in _USER_FIELDS}
         value.update(times.to_fields())
-        handler.set_secure_cookie(self.get_cookie_name(handler), json.dumps(value), **options)
+        handler.set_secure_cookie(
+            self.get_cookie_name(handler), json.dumps(value), **self._cookie_options(handler)
+        )
         setattr(handler, SESSION_ATTR, times)
 
     def set_login_cookie(self, handler: web.RequestHandler, user: User) -> None:
@@ -140,6 +170,21 @@ class WorkbenchIdentityProvider(PasswordIdentityProvider):
         if self._header_token_request(handler):
             return  # API clients are not browser sessions: no cookie, no expiry
         self._write_cookie(handler, user, SessionTimes.new_login())
+
+    def clear_login_cookie(self, handler: web.RequestHandler) -> None:
+        """Keep an expired cookie that authentication refused (it authenticates nobody), so
+        ``GET workbench/api/session`` can go on confirming the expiry; logout clears it."""
+        authenticating = getattr(handler, "_workbench_authenticating", False)
+        if authenticating and getattr(handler, EXPIRED_ATTR, None):
+            return
+        super().clear_login_cookie(handler)
+        if not authenticating:
+            # An explicit logout: leave a signed note (it authenticates nobody), so that a
+            # page still open can confirm that its login ended.
+            note = json.dumps({"logged_out_at": round(time.time(), 3)})
+            handler.set_secure_cookie(
+                self.get_cookie_name(handler), note, **self._cookie_options(handler)
+            )
 
     def persist_user_model(self, handler: web.RequestHandler) -> None:
         """``PATCH /api/me`` rewrites the cookie without restarting the login clock."""
@@ -158,28 +203,66 @@ class WorkbenchIdentityProvider(PasswordIdentityProvider):
         now = time.time()
         try:
             data = json.loads(raw)
+            if isinstance(data, dict) and "logged_out_at" in data:
+                setattr(handler, EXPIRED_ATTR, "logout")  # see clear_login_cookie
+                return None
             user = User(**{f: data.get(f) for f in _USER_FIELDS if data.get(f) is not None})
             times = SessionTimes.from_fields(data, now)
         except (ValueError, TypeError, AttributeError) as e:
             self.log.warning("Refusing a login cookie: %s", e)
             return None
-        policy = self.policy(handler)
-        reason = policy.expiry_reason(times, now)
-        if reason is not None:
-            self.log.debug(
-                "Browser session of %s expired (%s timeout): %s %s",
-                user.username,
-                reason,
-                handler.request.method,
-                handler.request.path,
-            )
-            return None
-        request = handler.request
-        if policy.idle_timeout > 0 and is_user_activity(request.method or "GET", request.path):
-            self._write_cookie(handler, user, times.touched(now))
-        else:
-            setattr(handler, SESSION_ATTR, times)
-        return user
+        valid = apply_session_clock(
+            handler,
+            self.config,
+            user.username,
+            times,
+            lambda touched: self._write_cookie(handler, user, touched),
+        )
+        return user if valid else None
+
+
+def apply_session_clock(handler, config, username: str, times: SessionTimes, touch) -> bool:
+    """Whether browser session ``times`` still authenticates ``handler``'s request.
+
+    Shared by both workbench identity providers: marks an expired request (``EXPIRED_ATTR``)
+    and, for a request that is user activity under an idle timeout, calls ``touch`` with the
+    times moved to now (the provider rewrites its cookie); else records the times on the
+    handler for ``session_reply``.
+    """
+    now = time.time()
+    policy = session_policy(handler, config)
+    reason = policy.expiry_reason(times, now)
+    if reason is not None:
+        setattr(handler, EXPIRED_ATTR, reason)
+        logging.getLogger("ServerApp").debug(
+            "Browser session of %s expired (%s timeout): %s %s",
+            username,
+            reason,
+            handler.request.method,
+            handler.request.path,
+        )
+        return False
+    request = handler.request
+    if policy.idle_timeout > 0 and is_user_activity(request.method or "GET", request.path):
+        touch(times.touched(now))
+    else:
+        setattr(handler, SESSION_ATTR, times)
+    return True
+
+
+def enforces_expiry(provider: Any) -> bool:
+    """Whether ``provider`` applies the workbench's session clocks (either workbench provider)."""
+    return bool(getattr(provider, "workbench_session_expiry", False))
+
+
+def _login_fields(handler) -> dict:
+    """How the page logs in again: ``password`` (the dialog) or ``hub`` (JupyterHub's OAuth)."""
+    provider = handler.identity_provider
+    kind = getattr(provider, "workbench_login", None)
+    fields: dict[str, Any] = {"login": kind or "page"}
+    if kind == "hub":
+        fields["login_url"] = f"{handler.base_url}workbench/session/login"
+    return fields
 
 
 def session_reply(handler) -> dict:
@@ -187,11 +270,16 @@ def session_reply(handler) -> dict:
     user = handler.current_user
     provider = handler.identity_provider
     times = getattr(handler, SESSION_ATTR, None)
-    enforced = isinstance(provider, WorkbenchIdentityProvider)
+    enforced = enforces_expiry(provider)
     policy = session_policy(handler, getattr(provider, "config", None))
+    reply: dict[str, Any] = {}
     if not enforced:
-        # Another identity provider is configured: it decides, we cannot promise expiry.
+        # Another identity provider decides: we cannot promise (or announce) expiry.
         policy = SessionPolicy(0, 0, policy.warning)
+        reply["not_enforced_because"] = (
+            f"the server's identity provider ({type(provider).__name__}) is not one the "
+            "workbench can extend"
+        )
     kind = "browser" if times is not None else "token"
     return {
         "logged_in": True,
@@ -199,33 +287,102 @@ def session_reply(handler) -> dict:
         "display_name": user.display_name,
         "kind": kind,
         "enforced": enforced,
+        # The page reports real use (typing, clicking) to the server, which tells the hub.
+        "report_activity": bool(os.environ.get("JUPYTERHUB_ACTIVITY_URL")),
+        **_login_fields(handler),
+        **reply,
         **policy.describe(times),
     }
 
 
+def logged_out_reply(handler) -> dict:
+    """``GET workbench/api/session`` without a login: ``expired`` only when it is confirmed.
+
+    ``expired`` is true when the request carried this server's browser session and its
+    clock ran out; anything else (no cookie, a cookie the identity provider did not accept)
+    is not announced as expiry, so the page never shows an expiry it cannot confirm.
+    """
+    reason = getattr(handler, EXPIRED_ATTR, None)
+    return {
+        "logged_in": False,
+        "expired": reason is not None,
+        "reason": reason,
+        "enforced": enforces_expiry(handler.identity_provider),
+        **_login_fields(handler),
+    }
+
+
+def _hub_provider_classes() -> tuple[type | None, type | None]:
+    """(JupyterHub's identity provider, the workbench's hub provider), or Nones without a hub."""
+    import sys
+
+    if "jupyterhub.singleuser.extension" not in sys.modules:
+        return None, None  # no hub in this process: never import jupyterhub for nothing
+    from jupyterhub.singleuser.extension import JupyterHubIdentityProvider
+
+    from .hub import WorkbenchHubIdentityProvider
+
+    return JupyterHubIdentityProvider, WorkbenchHubIdentityProvider
+
+
+def _composed(cls: Any) -> type | None:
+    """The workbench provider that extends identity provider ``cls``; None when none does."""
+    if not isinstance(cls, type):
+        return None
+    if enforces_expiry(cls):
+        return cls
+    if cls is PasswordIdentityProvider:
+        return WorkbenchIdentityProvider
+    hub_cls, ours = _hub_provider_classes()
+    if hub_cls is not None and cls is hub_cls:
+        return ours
+    return None
+
+
 def enable_session_expiry(serverapp) -> bool:
-    """Make ``serverapp`` use :class:`WorkbenchIdentityProvider`; True when it will.
+    """Make ``serverapp`` use a workbench identity provider; True when it will (so far).
 
     Call while the extension is linked (``ExtensionApp._link_jupyter_server_extension``),
-    before ``ServerApp.init_configurables`` creates the identity provider. An identity provider
-    or a legacy ``login_handler_class`` configured by the user is respected (with a warning
-    that sessions then do not expire).
+    before ``ServerApp.init_configurables`` creates the identity provider. jupyter_server's
+    ``PasswordIdentityProvider`` becomes :class:`WorkbenchIdentityProvider`; JupyterHub's
+    ``JupyterHubIdentityProvider`` becomes :class:`.hub.WorkbenchHubIdentityProvider`, also
+    when ``jupyterhub-singleuser`` sets it after this extension is linked (the trait is
+    watched). An identity provider or a legacy ``login_handler_class`` configured by the
+    user is respected; :func:`check_session_expiry` then warns once.
     """
     from jupyter_server.auth.login import LoginHandler
 
-    current = serverapp.identity_provider_class
-    if isinstance(current, type) and issubclass(current, WorkbenchIdentityProvider):
+    if serverapp.login_handler_class is not LoginHandler:
+        return False  # a legacy login handler: jupyter_server uses it, we cannot extend it
+    configured = serverapp.config.get("ServerApp", {}).get("identity_provider_class")
+    hub_cls, _ = _hub_provider_classes()
+    user_chosen = configured is not None and not (hub_cls is not None and configured is hub_cls)
+    if user_chosen and not enforces_expiry(configured):
+        return False  # the user's own choice: respected, reported at startup
+
+    def replace(change: dict) -> None:
+        ours = _composed(change["new"])
+        if ours is not None and ours is not change["new"]:
+            serverapp.identity_provider_class = ours
+
+    if not getattr(serverapp, "_workbench_watches_identity", False):
+        serverapp.observe(replace, names="identity_provider_class")
+        serverapp._workbench_watches_identity = True
+    replace({"new": serverapp.identity_provider_class})
+    return enforces_expiry(serverapp.identity_provider_class)
+
+
+def check_session_expiry(serverapp) -> bool:
+    """After the identity provider exists: True when expiry is enforced, else one warning."""
+    provider = getattr(serverapp, "identity_provider", None)
+    if enforces_expiry(provider):
         return True
-    chosen = "identity_provider_class" in serverapp.config.get("ServerApp", {})
-    legacy = serverapp.login_handler_class is not LoginHandler
-    if chosen or legacy or current is not PasswordIdentityProvider:
-        what = "login_handler_class" if legacy and not chosen else "identity_provider_class"
-        serverapp.log.warning(
-            "jupyter-workbench: browser sessions do not expire because ServerApp.%s is "
-            "configured; subclass jupyter_workbench.session.identity.WorkbenchIdentityProvider "
-            "to combine it with session expiry.",
-            what,
-        )
-        return False
-    serverapp.identity_provider_class = WorkbenchIdentityProvider
-    return True
+    serverapp.log.warning(
+        "jupyter-workbench: browser sessions do not expire (c.Workbench.session_* is not "
+        "enforced): the identity provider %s.%s is not one the workbench can extend; subclass "
+        "jupyter_workbench.session.identity.WorkbenchIdentityProvider (or, under JupyterHub, "
+        "jupyter_workbench.session.hub.WorkbenchHubIdentityProvider) to combine both.",
+        type(provider).__module__,
+        type(provider).__name__,
+    )
+    return False

@@ -16,6 +16,17 @@ import { ServerConnection } from '@jupyterlab/services';
 /** `GET workbench/api/session` (times are epoch seconds, by the server's clock). */
 export interface ISessionState {
   logged_in: boolean;
+  /** Logged out: true only when the server confirms this browser's login ran out. */
+  expired?: boolean;
+  reason?: 'absolute' | 'idle' | 'logout' | null;
+  /** False when the server cannot enforce expiry (another identity provider). */
+  enforced?: boolean;
+  /** How to log in again: `password` (the dialog) or `hub` (JupyterHub's OAuth, popup). */
+  login?: 'password' | 'hub' | 'page';
+  /** `hub`: the page that goes through the hub's login and tells this tab. */
+  login_url?: string;
+  /** Real input (typing, clicking) is reported to the server, which tells JupyterHub. */
+  report_activity?: boolean;
   user?: string;
   display_name?: string;
   /** `browser`: an expiring cookie session; `token`: an API token, never expires. */
@@ -30,11 +41,39 @@ export interface ISessionState {
   now?: number;
 }
 
-/** The value of a cookie readable by the page (`_xsrf`), as ServerConnection reads it. */
+/**
+ * The value of a cookie readable by the page (`_xsrf`), as ServerConnection reads it: the
+ * last one when several paths set it (the server sees that one).
+ */
 export function getCookie(name: string): string | undefined {
-  const match = document.cookie.match('\\b' + name + '=([^;]*)\\b');
-  return match ? decodeURIComponent(match[1]) : undefined;
+  let value: string | undefined;
+  let cookies = '';
+  try {
+    cookies = document.cookie;
+  } catch {
+    return undefined;
+  }
+  for (const part of cookies.split(';')) {
+    const trimmed = part.trim();
+    if (trimmed.startsWith(name + '=')) {
+      value = decodeURIComponent(trimmed.slice(name.length + 1));
+    }
+  }
+  return value;
 }
+
+/**
+ * The `X-XSRFToken` header JupyterLab's ServerConnection sends on every request. JupyterHub's
+ * cookie auth ignores the login cookie on a script's request without it (GETs included).
+ */
+export function xsrfHeaders(): Record<string, string> {
+  const xsrf = getCookie('_xsrf');
+  return xsrf ? { 'X-XSRFToken': xsrf } : {};
+}
+
+/** Tabs of this server tell each other (and the login popup tells them) about a new login. */
+export const SESSION_CHANNEL = 'jupyter-workbench-session';
+export const LOGIN_MESSAGE = 'jupyter-workbench:login';
 
 /** A deadline is near: `deadline` in server epoch seconds; `idle`: the inactivity one. */
 export interface IWarning {
@@ -148,10 +187,12 @@ export class SessionMonitor {
   /** Real user input happened: tell the server, at most once per throttle interval. */
   noteActivity(): void {
     const s = this._state;
-    if (!s || !s.logged_in || this._loggedOut || !s.idle_timeout) {
-      return; // no idle timeout: nothing to keep alive
+    if (!s || !s.logged_in || this._loggedOut || !(s.idle_timeout || s.report_activity)) {
+      return; // no idle timeout and no hub to tell: nothing to keep alive
     }
-    const throttle = Math.max(1000, Math.min(60_000, (s.idle_timeout * 1000) / 4));
+    const throttle = s.idle_timeout
+      ? Math.max(1000, Math.min(60_000, (s.idle_timeout * 1000) / 4))
+      : 60_000;
     const now = Date.now();
     if (now - this._lastPing < throttle) {
       return;
@@ -188,7 +229,8 @@ export class SessionMonitor {
     try {
       const response = await this.rawFetch(url, {
         credentials: 'same-origin',
-        cache: 'no-store'
+        cache: 'no-store',
+        headers: xsrfHeaders()
       });
       if (response.status === 404) {
         this._available = false;
@@ -206,9 +248,22 @@ export class SessionMonitor {
     return state;
   }
 
+  /** How the last answer said to log in again (kept across logged-out answers). */
+  get login(): { kind: string; url: string | null } {
+    return { kind: this._loginKind, url: this._loginUrl };
+  }
+
   private _accept(state: ISessionState): void {
+    if (state.login) {
+      this._loginKind = state.login;
+      this._loginUrl = state.login_url ?? null;
+    }
     if (!state.logged_in) {
-      this.markExpired();
+      if (state.expired) {
+        this.markExpired();
+      }
+      // Otherwise the server cannot confirm an expiry (no login of ours, another identity
+      // provider): announce nothing, requests go on as in stock JupyterLab.
       return;
     }
     if (typeof state.now === 'number') {
@@ -226,11 +281,7 @@ export class SessionMonitor {
 
   private async _ping(): Promise<void> {
     const url = URLExt.join(this.baseUrl, 'workbench', 'api', 'session', 'activity');
-    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
-    const xsrf = getCookie('_xsrf');
-    if (xsrf) {
-      headers['X-XSRFToken'] = xsrf;
-    }
+    const headers = { 'Content-Type': 'application/json', ...xsrfHeaders() };
     try {
       const response = await this.rawFetch(url, {
         method: 'POST',
@@ -250,6 +301,9 @@ export class SessionMonitor {
 
   private _schedule(): void {
     this._clearTimers();
+    if (this._state?.enforced === false) {
+      return; // the server does not enforce expiry: no deadline to announce
+    }
     const next = this.nextDeadline();
     if (!next) {
       return;
@@ -281,6 +335,8 @@ export class SessionMonitor {
   }
 
   private _state: ISessionState | null = null;
+  private _loginKind = 'password';
+  private _loginUrl: string | null = null;
   private _loggedOut = false;
   private _available = true;
   private _offset = 0;
@@ -288,6 +344,14 @@ export class SessionMonitor {
   private _timers: number[] = [];
   private _waiters: (() => void)[] = [];
   private _pending: Promise<ISessionState | null> | null = null;
+}
+
+/** Give a request built before a new login the `_xsrf` value of the new one. */
+function refreshXsrf(request: Request): void {
+  const xsrf = getCookie('_xsrf');
+  if (xsrf && request.headers.has('X-XSRFToken')) {
+    request.headers.set('X-XSRFToken', xsrf);
+  }
 }
 
 /** setTimeout's limit is 2^31-1 ms; longer deadlines are re-checked by refresh(). */
@@ -322,10 +386,15 @@ export class FetchGuard {
     if (!this._guards(url)) {
       return this._original(input, init);
     }
+    let held = false;
     if (this._monitor.loggedOut) {
       await this._monitor.waitForLogin(); // polling pauses here while logged out
+      held = true;
     }
     const request = new Request(input, init);
+    if (held) {
+      refreshXsrf(request); // a new login (JupyterHub's above all) comes with a new _xsrf
+    }
     const copy = request.clone(); // the body can only be read once: keep one for a retry
     const response = await this._original(request);
     if (response.status !== 403 || !this._monitor.available) {
@@ -336,10 +405,7 @@ export class FetchGuard {
       return response; // a 403 for another reason: the caller handles it as usual
     }
     await this._monitor.waitForLogin();
-    const xsrf = getCookie('_xsrf');
-    if (xsrf && copy.headers.has('X-XSRFToken')) {
-      copy.headers.set('X-XSRFToken', xsrf);
-    }
+    refreshXsrf(copy);
     return this._original(copy);
   };
 

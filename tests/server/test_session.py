@@ -27,6 +27,19 @@ from jupyter_workbench.session.identity import WorkbenchIdentityProvider
 
 PASSWORD = "correct horse"
 HASHED = passwd(PASSWORD)
+# GET workbench/api/session without a login that expired: logged out, no expiry to announce.
+LOGGED_OUT = {
+    "logged_in": False,
+    "expired": False,
+    "reason": None,
+    "enforced": True,
+    "login": "password",
+}
+
+
+def expired(reason: str) -> dict:
+    """The session endpoint's answer once this browser's login ran out (``reason`` timeout)."""
+    return {**LOGGED_OUT, "expired": True, "reason": reason}
 
 
 @pytest.fixture
@@ -240,7 +253,8 @@ async def test_session_answers_200_when_logged_out(browser):
 
     # Then it is told plainly that it is logged out (not a 403 it cannot explain)
     assert response.code == 200
-    assert json.loads(response.body) == {"logged_in": False}
+    # and that this is no expiry (the page must not announce one it cannot confirm)
+    assert json.loads(response.body) == LOGGED_OUT
 
 
 async def test_token_url_login_becomes_a_session_cookie_with_its_times(
@@ -270,7 +284,7 @@ async def test_password_login_works_and_a_wrong_password_does_not(browser):
     # Then the form says no and no session exists
     assert response.code == 401
     assert browser.login_cookie is None
-    assert (await browser.session()) == {"logged_in": False}
+    assert (await browser.session()) == LOGGED_OUT
 
     # When the user submits the right one
     response = await browser.login_with_form(PASSWORD)
@@ -333,7 +347,7 @@ async def test_absolute_timeout_expires_an_active_session(browser, token, jp_fet
     # Then the session is over: 403 as jupyter_server answers, and the page can tell why
     assert (await browser.fetch("api/contents")).code == 403
     assert (await browser.fetch("workbench/api/session/activity", "POST")).code == 403
-    assert (await browser.session()) == {"logged_in": False}
+    assert (await browser.session()) == expired("absolute")
     # while an API client with the token in its Authorization header never expires
     assert (await jp_fetch("api", "contents")).code == 200
     assert json.loads((await jp_fetch("workbench", "api", "session")).body)["kind"] == "token"
@@ -379,7 +393,7 @@ async def test_idle_timeout_counts_activity_but_not_polling(browser):
 
     # Then the session has expired for inactivity
     assert (await browser.fetch("api/contents")).code == 403
-    assert (await browser.session()) == {"logged_in": False}
+    assert (await browser.session()) == expired("idle")
 
 
 def test_what_counts_as_activity_and_when_sessions_end():
@@ -428,7 +442,7 @@ async def test_forged_tampered_and_foreign_cookies_are_refused(browser, token, j
         # Then it is not logged in
         assert (await browser.fetch("api/contents")).code == 403, label
         browser.cookies[name] = value
-        assert (await browser.session()) == {"logged_in": False}, label
+        assert (await browser.session()) == LOGGED_OUT, label
     # while the genuine cookie still works
     browser.cookies[name] = real
     assert (await browser.fetch("api/contents")).code == 200
