@@ -123,3 +123,26 @@ def test_hub_login_expires_after_40s_and_relogin_through_the_hub_keeps_the_edit(
     state = page_session(page)
     assert state["logged_in"] is True and state["login_at"] > login_at + 40
     assert page.locator(".jp-Dialog", has_text="Save Error").count() == 0
+
+
+@pytest.mark.parametrize(
+    "path", ["workbench/api/mounts", "workbench/api/jobs", "api/contents", "api/kernels"]
+)
+def test_bob_cannot_reach_alices_mounts_jobs_or_files_through_the_hub(hub, path):
+    # Given bob's own hub token (what his scripts and his server would hold)
+    bob = hub.user_token("bob")
+    # When he asks alice's server for her mounts, jobs, session or files
+    r = hub.user_api("alice", path, token=bob)
+    # Then the hub refuses him before the workbench answers anything
+    assert r.status_code == 403, (r.status_code, r.text[:200])
+    # while alice's own token is served
+    assert hub.user_api("alice", path).status_code == 200
+
+
+def test_bob_learns_nothing_about_alices_session(hub):
+    # (the session endpoint answers everybody, so that a page can tell expiry from a 403)
+    r = hub.user_api("alice", "workbench/api/session", token=hub.user_token("bob"))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["logged_in"] is False and body["expired"] is False
+    assert "user" not in body and "login_at" not in body
