@@ -29,7 +29,7 @@ from ..storage.service import MountService
 from ..storage.writes import copy_stream
 from .checkpoints import WorkbenchCheckpoints
 from .files import MountFilesHandler
-from .models import EPOCH, base_model
+from .models import STARTED, base_model
 from .mount import MountContents
 
 
@@ -136,7 +136,7 @@ class WorkbenchContentsManager(AsyncLargeFileManager):
         if os.path.isdir(self._get_os_path(self.mount_dir)):
             model = await super().get(self.mount_dir, content=content)
         elif mounts:
-            model = base_model(self.mount_dir, "directory", writable=False, modified=EPOCH)
+            model = base_model(self.mount_dir, "directory", writable=False, modified=STARTED)
             if content:
                 model.update(content=[], format="json")
         else:
@@ -156,7 +156,7 @@ class WorkbenchContentsManager(AsyncLargeFileManager):
         if not self.mounts() or any(e["name"] == name for e in model["content"]):
             return
         model["content"].append(
-            base_model(self.mount_dir, "directory", writable=False, modified=EPOCH)
+            base_model(self.mount_dir, "directory", writable=False, modified=STARTED)
         )
 
     def _refuse_mount_dir(self, r: Route) -> None:

@@ -9,7 +9,9 @@ from datetime import datetime, timezone
 
 from tornado import web
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Folders with no time of their own (mnt/, a mount registered before times were kept, an
+# object-store prefix) show when this server started, not 1970 ("56 years ago").
+STARTED = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def utc(value) -> datetime | None:

@@ -27,7 +27,7 @@ from tornado import web
 from ..api.base import http_error
 from ..storage import Mount, StorageCredentialsError, StorageUnavailableError
 from ..storage.writes import write_bytes
-from .models import EPOCH, base_model, decode, modified, utc
+from .models import STARTED, base_model, decode, modified, utc
 from .uploads import Uploads
 
 
@@ -107,7 +107,7 @@ class MountContents:
 
     def entry(self) -> dict:
         """The mount itself as a folder of the mount directory."""
-        created = utc(self.mount.created_at) or EPOCH
+        created = utc(self.mount.created_at) or STARTED
         model = base_model(
             self.path(), "directory", writable=not self.mount.read_only, modified=created
         )
@@ -119,7 +119,8 @@ class MountContents:
         api_path = f"{self.path(rel_dir)}/{name}"
         writable = not self.mount.read_only
         if entry["type"] == "directory":
-            return base_model(api_path, "directory", writable=writable)
+            when = utc(entry.get("last_modified")) or STARTED
+            return base_model(api_path, "directory", writable=writable, modified=when)
         kind = "notebook" if name.endswith(".ipynb") else "file"
         model = base_model(
             api_path,
@@ -147,7 +148,7 @@ class MountContents:
     async def directory_model(self, rel: str, content: bool, *, file_ok: bool = False):
         """The folder's model (one page of entries); None for a file when ``file_ok``."""
         fs = await self.filesystem()
-        created = utc(self.mount.created_at) or EPOCH
+        created = utc(self.mount.created_at) or STARTED
         api_path = self.path(rel)
         model = base_model(
             api_path, "directory", writable=not self.mount.read_only, modified=created
@@ -196,7 +197,7 @@ class MountContents:
             kind,
             writable=not self.mount.read_only,
             size=info.get("size"),
-            modified=modified(info) or EPOCH,
+            modified=modified(info) or STARTED,
         )
         data = None
         if content or require_hash:

@@ -52,6 +52,21 @@ async def test_mount_dir_lists_mounts_beside_real_files(jp_fetch, jp_root_dir, o
     assert entry["type"] == "directory" and entry["path"] == "mnt/data"
 
 
+async def test_mount_folders_have_real_dates_not_1970(jp_fetch, oss):
+    # Given a mount (mnt/ exists only virtually)
+    await mount_oss(jp_fetch, oss)
+    # When the file browser lists the root, mnt/ and the bucket (which has a "data" prefix)
+    _, root = await contents(jp_fetch, "")
+    _, mnt = await contents(jp_fetch, "mnt")
+    _, bucket = await contents(jp_fetch, "mnt/data")
+    folders = [e for e in root["content"] if e["name"] == "mnt"] + mnt["content"]
+    folders += [e for e in bucket["content"] if e["type"] == "directory"]
+    # Then every folder has a date of this century (the file browser said "56 years ago")
+    assert len(folders) >= 3, folders
+    for entry in folders:
+        assert entry["last_modified"] and entry["last_modified"] >= "2020", entry
+
+
 async def test_mount_dir_exists_virtually_when_not_on_disk(jp_fetch, jp_root_dir, oss):
     await mount_oss(jp_fetch, oss)  # the demo bucket at mnt/data
     assert not (jp_root_dir / "mnt").exists()
