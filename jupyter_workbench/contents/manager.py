@@ -185,9 +185,26 @@ class WorkbenchContentsManager(AsyncLargeFileManager):
         self.emit(data={"action": "get", "path": r.path})
         return model
 
+    def _check_not_unmounted(self, path: str) -> None:
+        """A save into ``mnt/<name>/...`` whose mount is gone (unmounted while the document
+        was open) is a 404 saying so, instead of the local disk's raw ``[Errno 2]``."""
+        path = (path or "").strip("/")
+        md = self.mount_dir
+        if not path.startswith(md + "/"):
+            return
+        name, _, rest = path[len(md) + 1 :].partition("/")
+        if rest and not os.path.isdir(self._get_os_path(f"{md}/{name}")):
+            raise web.HTTPError(
+                404,
+                f"Cannot save {path}: {md}/{name} is not mounted any more. Mount it again "
+                "(Workbench sidebar, Mounts) and save, or use File > Save As… to keep a copy "
+                "elsewhere.",
+            )
+
     async def save(self, model, path=""):
         r = self.route(path)
         if r.kind == "local":
+            self._check_not_unmounted(path)
             return await super().save(model, path)
         if not isinstance(model, dict) or "type" not in model:
             raise web.HTTPError(400, "No file type provided")

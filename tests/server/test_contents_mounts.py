@@ -67,6 +67,30 @@ async def test_mount_folders_have_real_dates_not_1970(jp_fetch, oss):
         assert entry["last_modified"] and entry["last_modified"] >= "2020", entry
 
 
+async def test_saving_into_an_unmounted_folder_says_so_without_a_server_path(
+    jp_fetch, jp_root_dir, oss
+):
+    # Given a file opened from a mount that was then unmounted
+    await mount_oss(jp_fetch, oss)
+    await jp_fetch("workbench", "api", "mounts", "data", method="DELETE")
+    # When the editor saves it
+    response = await jp_fetch(
+        "api",
+        "contents",
+        "mnt",
+        "data",
+        "README.txt",
+        method="PUT",
+        body=json.dumps(text_model("edited")),
+        raise_error=False,
+    )
+    # Then the answer says the mount is gone and what to do, with no local path or errno
+    body = json.loads(response.body)
+    assert response.code == 404, body
+    assert "mnt/data is not mounted any more" in body["message"]
+    assert "Errno" not in body["message"] and str(jp_root_dir) not in body["message"]
+
+
 async def test_mount_dir_exists_virtually_when_not_on_disk(jp_fetch, jp_root_dir, oss):
     await mount_oss(jp_fetch, oss)  # the demo bucket at mnt/data
     assert not (jp_root_dir / "mnt").exists()
