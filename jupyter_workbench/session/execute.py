@@ -29,6 +29,25 @@ def _reason(text: str) -> None:
         Path(job_dir, "reason").write_text(text)
 
 
+def _log_output(msg: dict) -> None:
+    """One iopub message of a running cell as job-log text: streams as they are, errors as
+    ``Name: value`` plus the traceback, results and displays by their text/plain."""
+    kind, content = msg.get("msg_type"), msg.get("content", {})
+    if kind == "stream":
+        out = sys.stderr if content.get("name") == "stderr" else sys.stdout
+        out.write(content.get("text", ""))
+        out.flush()
+    elif kind == "error":
+        import re
+
+        tb = "\n".join(content.get("traceback") or [])
+        print(re.sub(r"\x1b\[[0-9;]*m", "", tb), file=sys.stderr, flush=True)
+    elif kind in ("execute_result", "display_data"):
+        text = content.get("data", {}).get("text/plain")
+        if text:
+            print(text, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jupyter_workbench.session.execute")
     parser.add_argument("notebook")
@@ -77,12 +96,24 @@ def main(argv: list[str] | None = None) -> int:
             pass
         os._exit(128 + signum)
 
+    def on_cell_execute(cell, cell_index, **_kwargs):
+        n = code_cells.index(cell_index) + 1 if cell_index in code_cells else cell_index + 1
+        print(f"[workbench] cell {n}/{len(code_cells)}", flush=True)
+
+    class StreamingClient(NotebookClient):
+        """Copies each output into the job log as the kernel sends it (not at the end)."""
+
+        def process_message(self, msg, cell, cell_index):
+            _log_output(msg)
+            return super().process_message(msg, cell, cell_index)
+
     signal.signal(signal.SIGTERM, on_stop)
-    client = NotebookClient(
+    client = StreamingClient(
         nb,
         km=km,
         kernel_name=args.kernel,
         resources={"metadata": {"path": str(source.parent)}},
+        on_cell_execute=on_cell_execute,
         on_cell_executed=on_cell_executed,
     )
     print(f"[workbench] executing {source.name} with kernel {args.kernel}", flush=True)
