@@ -6,13 +6,16 @@ bucket listing, ``?bucketInfo``, ``?location``, ``?acl``, ``?stat``, object list
 (prefix, delimiter, marker / continuation-token, max-keys, ``encoding-type=url``), PUT / GET
 (``Range``, ``x-oss-range-behavior``, conditional headers) / HEAD / DELETE, ``?objectMeta``, copy
 through ``x-oss-copy-source``, ``POST ?append&position``, multipart uploads (``?uploads``,
-``?uploadId&partNumber``, complete, ListParts, abort, list uploads), ``POST ?delete`` and bucket
-creation. ``x-oss-forbid-overwrite: true`` on PutObject, CopyObject and CompleteMultipartUpload
-answers 409 FileAlreadyExists when the key exists (OSS's conditional create). Any other request
-(an unknown subresource such as ``?lifecycle``, or a method a resource does not take) answers
-501 NotImplemented: the emulator never runs it as a different operation. Errors are OSS XML
-bodies (``Code``, ``Message``, ``RequestId``, ``HostId``) with OSS's statuses; HEAD errors carry
-the body base64-encoded in ``x-oss-err`` as OSS does.
+``?uploadId&partNumber`` with Content-MD5 checked, complete, ListParts, abort, list uploads), ``POST
+?delete``, bucket creation, object tagging (``?tagging`` PUT/GET/DELETE) and object ACLs (``?acl``
+with ``x-oss-object-acl``, kept but not enforced). ``x-oss-meta-*`` values are UTF-8 (signed and
+returned byte for byte). Not implemented (answered NotImplemented): symlinks, UploadPartCopy,
+signature V4. ``x-oss-forbid-overwrite: true`` on PutObject, CopyObject and CompleteMultipartUpload
+answers 409 FileAlreadyExists when the key exists (OSS's conditional create). Any other request (an
+unknown subresource such as ``?lifecycle``, or a method a resource does not take) answers 501
+NotImplemented: the emulator never runs it as a different operation. Errors are OSS XML bodies
+(``Code``, ``Message``, ``RequestId``, ``HostId``) with OSS's statuses; HEAD errors carry the body
+base64-encoded in ``x-oss-err`` as OSS does.
 
 Requests are authenticated with OSS signature V1 (``Authorization: OSS <ak>:<signature>``, or
 the ``OSSAccessKeyId``/``Expires``/``Signature`` query of a presigned URL): a wrong secret gets
@@ -235,6 +238,9 @@ ROUTES = {
     ("GET", _O, frozenset({"objectMeta"})): "_head_meta",
     ("PUT", _O, frozenset()): "_put",
     ("DELETE", _O, frozenset()): "_delete",
+    ("GET", _O, frozenset({"tagging"})): "_get_tagging",
+    ("PUT", _O, frozenset({"tagging"})): "_put_tagging",
+    ("DELETE", _O, frozenset({"tagging"})): "_delete_tagging",
     ("GET", _O, frozenset({"acl"})): "_get_object_acl",
     ("PUT", _O, frozenset({"acl"})): "_put_object_acl",
     ("POST", _O, frozenset({"append"})): "_append_object",
@@ -687,13 +693,43 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200)
 
     def _get_object_acl(self, bucket) -> None:
-        self.store.head(bucket.name, self.key)
-        self._acl("default")
+        self._acl(self.store.head(bucket.name, self.key).acl)
 
     def _put_object_acl(self, bucket) -> None:
         self._read_all()
-        self.store.head(bucket.name, self.key)
+        acl = self.headers.get("x-oss-object-acl", "")
+        if acl not in ("default", "private", "public-read", "public-read-write"):
+            raise OSSServiceError(400, "InvalidArgument", f"Invalid object ACL {acl!r}.")
+        self.store.update_object(bucket.name, self.key, acl=acl)
         self._send(200)
+
+    def _get_tagging(self, bucket) -> None:
+        rec = self.store.head(bucket.name, self.key)
+        root = ET.Element("Tagging")
+        tag_set = _sub(root, "TagSet")
+        for k, v in rec.tags.items():
+            tag = _sub(tag_set, "Tag")
+            _sub(tag, "Key", k)
+            _sub(tag, "Value", v)
+        self._send_xml(200, root)
+
+    def _put_tagging(self, bucket) -> None:
+        body = self._read_all()
+        try:
+            root = ET.fromstring(body)
+            tags = {t.findtext("Key") or "": t.findtext("Value") or "" for t in root.iter("Tag")}
+        except ET.ParseError:
+            raise OSSServiceError(
+                400, "MalformedXML", "The XML you provided was not well-formed."
+            ) from None
+        if len(tags) > 10 or "" in tags:
+            raise OSSServiceError(400, "InvalidTag", "Up to 10 tags with non-empty keys.")
+        self.store.update_object(bucket.name, self.key, tags=tags)
+        self._send(200)
+
+    def _delete_tagging(self, bucket) -> None:
+        self.store.update_object(bucket.name, self.key, tags={})
+        self._send(204)
 
     def _get(self, bucket) -> None:
         self._get_object(head=False)
@@ -804,7 +840,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _string_to_sign(self, date: str) -> bytes:
         canon = sorted(
-            (k.lower(), v) for k, v in self.headers.items() if k.lower().startswith("x-oss-")
+            (k.lower(), _from_wire(v))
+            for k, v in self.headers.items()
+            if k.lower().startswith("x-oss-")
         )
         headers = "".join(f"{k}:{v}\n" for k, v in canon)
         if self.bucket_name:
@@ -1046,7 +1084,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _user_meta(self) -> dict:
         return {
-            k.lower()[len("x-oss-meta-") :]: v
+            k.lower()[len("x-oss-meta-") :]: _from_wire(v)
             for k, v in self.headers.items()
             if k.lower().startswith("x-oss-meta-")
         }
@@ -1070,7 +1108,9 @@ class _Handler(BaseHTTPRequestHandler):
         if rec.object_type == "Appendable":
             h["x-oss-next-append-position"] = str(rec.size)
         for k, v in rec.meta.items():
-            h[f"x-oss-meta-{k}"] = v
+            h[f"x-oss-meta-{k}"] = _to_wire(v)
+        if rec.tags:
+            h["x-oss-tagging-count"] = str(len(rec.tags))
         return h
 
     def _put_object(self) -> None:
@@ -1284,7 +1324,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not number.isdigit():
             raise OSSServiceError(400, "InvalidArgument", "partNumber must be an integer.")
         part = self.store.upload_part(
-            self.bucket_name, self.key, self.query["uploadId"], int(number), self.read_body
+            self.bucket_name,
+            self.key,
+            self.query["uploadId"],
+            int(number),
+            self.read_body,
+            self.headers.get("Content-MD5"),
         )
         self._send(
             200,
@@ -1350,6 +1395,20 @@ class _Handler(BaseHTTPRequestHandler):
             _sub(node, "HashCrc64ecma", str(p.crc64))
             _sub(node, "Size", str(p.size))
         self._send_xml(200, root)
+
+
+def _from_wire(value: str) -> str:
+    """A header value as the client sent it: http.server decodes bytes as latin-1, OSS clients
+    send UTF-8 (``x-oss-meta-*`` values, which the V1 signature covers byte for byte)."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+def _to_wire(value: str) -> str:
+    """The inverse of :func:`_from_wire` (http.server encodes headers as latin-1)."""
+    return value.encode("utf-8").decode("latin-1")
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:

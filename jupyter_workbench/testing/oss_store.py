@@ -220,6 +220,8 @@ class ObjectRecord:
     meta: dict = field(default_factory=dict)  # user metadata, lower-case names without prefix
     data: bytes | None = None  # memory mode
     path: str | None = None  # disk mode
+    acl: str = "default"  # object ACL: default | private | public-read | public-read-write
+    tags: dict = field(default_factory=dict)  # object tagging
 
     def to_json(self) -> dict:
         return {
@@ -231,6 +233,8 @@ class ObjectRecord:
             "content_type": self.content_type,
             "object_type": self.object_type,
             "meta": self.meta,
+            "acl": self.acl,
+            "tags": self.tags,
         }
 
 
@@ -358,6 +362,8 @@ class ObjectStore:
                             object_type=m.get("object_type", "Normal"),
                             meta=m.get("meta", {}),
                             path=data_path,
+                            acl=m.get("acl", "default"),
+                            tags=m.get("tags", {}),
                         )
                         bucket.objects[rec.key] = rec
                         keys.append(rec.key)
@@ -584,6 +590,15 @@ class ObjectStore:
         with bucket.lock:
             return self._commit(bucket, rec, body, forbid_overwrite)
 
+    def update_object(self, bucket_name: str, key: str, **changes) -> ObjectRecord:
+        """Change an object's ACL or tags (``acl=``, ``tags=``) without touching its bytes."""
+        bucket = self.bucket(bucket_name)
+        with bucket.lock:
+            rec = bucket.objects.get(key)
+            if rec is None:
+                raise no_such_key(key)
+            return self._commit(bucket, replace(rec, **changes), None)
+
     def put_bytes(self, bucket_name: str, key: str, data: bytes, **kwargs) -> ObjectRecord:
         """Store ``data`` directly (for seeding tests and demos without HTTP)."""
         return self.put_object(bucket_name, key, io.BytesIO(data).read, **kwargs)
@@ -747,7 +762,13 @@ class ObjectStore:
         return upload
 
     def upload_part(
-        self, bucket_name: str, key: str, upload_id: str, number: int, read: ReadFn
+        self,
+        bucket_name: str,
+        key: str,
+        upload_id: str,
+        number: int,
+        read: ReadFn,
+        content_md5: str | None = None,
     ) -> PartRecord:
         if not 1 <= number <= MAX_PART_NUMBER:
             raise OSSServiceError(
@@ -757,6 +778,11 @@ class ObjectStore:
         with bucket.lock:
             self._upload(bucket, key, upload_id)
         body = self.ingest(bucket, read)
+        if content_md5 is not None and base64.b64encode(body.md5).decode() != content_md5:
+            body.discard()
+            raise OSSServiceError(
+                400, "InvalidDigest", "The Content-MD5 you specified is not valid."
+            )
         part = PartRecord(
             number, body.size, body.md5.hex().upper(), body.md5, body.crc64, time.time()
         )

@@ -232,7 +232,7 @@ def _signed(oss, method, resource, query="", data=b""):
 @pytest.mark.parametrize(
     ("method", "resource", "query"),
     [
-        ("PUT", "demo/README.txt", "tagging"),  # used to overwrite the object with the XML
+        ("POST", "demo/README.txt", "tagging"),
         ("PUT", "demo/README.txt", "symlink"),  # used to write an empty object
         ("PUT", "demo/README.txt", "restore"),
         ("POST", "demo/README.txt", "restore"),
@@ -738,3 +738,59 @@ def test_concurrent_clients(oss):
     # Then
     assert errors == []
     assert len(oss.list_keys("demo", "par/")) == 160
+
+
+# ----------------------------------------------------------------------------- completeness
+
+
+def test_object_tagging_round_trip_and_bytes_untouched(oss):
+    # Given
+    b = bucket(oss)
+    b.put_object("t.txt", b"payload")
+    rule = oss2.models.TaggingRule()
+    rule.add("project", "iris")
+    rule.add("stage", "raw")
+    # When
+    b.put_object_tagging("t.txt", oss2.models.Tagging(rule))
+    got = b.get_object_tagging("t.txt").tag_set.tagging_rule
+    # Then
+    assert got == {"project": "iris", "stage": "raw"}
+    assert b.get_object("t.txt").read() == b"payload"
+    assert b.head_object("t.txt").headers["x-oss-tagging-count"] == "2"
+    b.delete_object_tagging("t.txt")
+    assert b.get_object_tagging("t.txt").tag_set.tagging_rule == {}
+    with pytest.raises(oss2.exceptions.NoSuchKey):
+        b.get_object_tagging("missing")
+
+
+def test_object_acl_is_kept(oss):
+    b = bucket(oss)
+    b.put_object("acl.txt", b"x")
+    assert b.get_object_acl("acl.txt").acl == "default"
+    b.put_object_acl("acl.txt", oss2.OBJECT_ACL_PUBLIC_READ)
+    assert b.get_object_acl("acl.txt").acl == "public-read"
+    assert b.get_object("acl.txt").read() == b"x"
+    with pytest.raises(oss2.exceptions.ServerError) as exc:
+        b.put_object_acl("acl.txt", "everyone")
+    assert exc.value.status == 400
+
+
+def test_utf8_metadata_values_pass_the_signature_and_round_trip(oss):
+    b = bucket(oss)
+    # oss2 sends a value given as UTF-8 bytes as is (http.client cannot encode a str to latin-1)
+    b.put_object("m.txt", b"x", headers={"x-oss-meta-author": "张三 Müller".encode()})
+    head = b.head_object("m.txt")
+    raw = head.headers["x-oss-meta-author"]
+    assert raw.encode("latin-1").decode("utf-8") == "张三 Müller"  # requests decodes latin-1
+
+
+def test_upload_part_checks_content_md5(oss):
+    b = bucket(oss)
+    upload_id = b.init_multipart_upload("md5.bin").upload_id
+    good = base64.b64encode(hashlib.md5(b"part").digest()).decode()
+    b.upload_part("md5.bin", upload_id, 1, b"part", headers={"Content-MD5": good})
+    with pytest.raises(oss2.exceptions.ServerError) as exc:
+        b.upload_part("md5.bin", upload_id, 2, b"part", headers={"Content-MD5": "AAAA" + good[4:]})
+    assert exc.value.code == "InvalidDigest"
+    assert [p.part_number for p in b.list_parts("md5.bin", upload_id).parts] == [1]
+    b.abort_multipart_upload("md5.bin", upload_id)
