@@ -187,9 +187,10 @@ class Workbench(ExtensionApp):
             workbench_jobs=self.jobs,
             workbench_session=self.session,
         )
-        from .session.identity import check_session_expiry
+        from .session.identity import check_session_expiry, keep_token_out_of_pages
 
-        check_session_expiry(self.serverapp)  # one warning when expiry cannot be enforced
+        if check_session_expiry(self.serverapp):  # else one warning: cannot be enforced
+            keep_token_out_of_pages(self.serverapp)  # no long-lived credential in any page
         from .session import usage
 
         # last_activity (what JupyterHub is told) = use: user actions, busy kernels, jobs.

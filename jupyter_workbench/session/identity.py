@@ -386,3 +386,46 @@ def check_session_expiry(serverapp) -> bool:
         type(provider).__name__,
     )
     return False
+
+
+def keep_token_out_of_pages(serverapp) -> bool:
+    """With session expiry on, no HTML page carries the server's token; True when installed.
+
+    jupyter_server renders ``data-jupyter-api-token="<token>"`` into every page it templates
+    for a logged-in browser (its 404 and error pages too); under JupyterHub that token is the
+    server's own hub API token. A browser holding it would hold a login that never expires,
+    so a tornado output transform removes the token from every ``text/html`` response.
+    """
+    provider = getattr(serverapp, "identity_provider", None)
+    if not enforces_expiry(provider) or getattr(provider, "expose_token_to_page", False):
+        return False
+    token = provider.token or ""
+    if len(token) < 8:
+        return False  # no token (or a trivially short one that could match page text)
+    from urllib.parse import quote
+
+    secrets = sorted({token.encode(), quote(token, safe="").encode()}, key=len, reverse=True)
+
+    class StripToken:
+        def __init__(self, request):
+            self._html = False
+
+        def _strip(self, chunk: bytes) -> bytes:
+            for secret in secrets:
+                chunk = chunk.replace(secret, b"")
+            return chunk
+
+        def transform_first_chunk(self, status_code, headers, chunk, finishing):
+            self._html = headers.get("Content-Type", "").startswith("text/html")
+            if self._html:
+                new = self._strip(chunk)
+                if new != chunk and "Content-Length" in headers:
+                    headers["Content-Length"] = str(len(new))
+                chunk = new
+            return status_code, headers, chunk
+
+        def transform_chunk(self, chunk, finishing):
+            return self._strip(chunk) if self._html else chunk
+
+    serverapp.web_app.add_transform(StripToken)
+    return True

@@ -85,10 +85,16 @@ def configurable_http_proxy() -> str:
     return str(exe)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free loopback ports (held open together, so none is handed out twice)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 @dataclass
@@ -194,7 +200,7 @@ def write_config(tmp: Path, chp: str, ports: dict, admin_token: str, culler_toke
 def hub(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hub")
     chp = configurable_http_proxy()
-    ports = {"public": free_port(), "hub": free_port(), "proxy_api": free_port()}
+    ports = dict(zip(("public", "hub", "proxy_api"), free_ports(3), strict=True))
     admin_token = secrets.token_hex(24)
     culler_token = secrets.token_hex(24)
     config = write_config(tmp, chp, ports, admin_token, culler_token)

@@ -46,6 +46,10 @@ def test_hub_login_shows_no_false_expiry_whatever_the_link_order(hub, contexts, 
         )
         == ""
     )
+    # nor does the server's own hub API token, which stock pages (a 404) template in
+    response = page.goto(hub.server_url(user, "no-such-page"))
+    assert response.status == 404
+    assert not page.evaluate("document.body.dataset.jupyterApiToken")
 
 
 @pytest.mark.parametrize("user", ["alice", "bob"])

@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 from http.cookies import SimpleCookie
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 from jupyter_server.auth.identity import PasswordIdentityProvider
@@ -509,3 +509,19 @@ async def test_a_job_outlives_the_session_that_started_it(
     assert state["state"] == "succeeded", state
     log = json.loads((await jp_fetch("workbench", "api", "jobs", job["id"], "log")).body)
     assert log["log"] == "done\n"
+
+
+async def test_no_page_served_to_a_browser_session_carries_the_server_token(
+    browser, token, jp_serverapp
+):
+    # Given a browser logged in with the ?token= link (the token is exchanged for a session)
+    await browser.login_with_token_url(token)
+    assert (await browser.session())["kind"] == "browser"
+    # When it is served a stock HTML page (jupyter_server's 404 page templates the token in)
+    page = await browser.fetch("no-such-page")
+    assert page.code == 404
+    html = page.body.decode()
+    assert "<html" in html.lower()
+    # Then the page has no long-lived credential: the token is nowhere in it
+    assert token not in html and quote(token, safe="") not in html
+    assert 'data-jupyter-api-token=""' in html or "data-jupyter-api-token" not in html
