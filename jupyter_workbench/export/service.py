@@ -27,7 +27,7 @@ from typing import Any
 
 from ..confine import DEFAULT_URL_PROTOCOLS
 from ..redact import scrub
-from .errors import ExportError, ExportNotFoundError, ExportUnavailableError
+from .errors import ExportNotFoundError, ExportUnavailableError
 from .request import rest_request
 
 log = logging.getLogger(__name__)
@@ -90,24 +90,6 @@ def resolve_export_python(export_python: str = "", environments_dir=None) -> str
         "No Python with TensorFlow for exports: run 'jupyter workbench env create tf2' "
         "or set c.Workbench.export_python."
     )
-
-
-def resolve_under_root(root: str, path: str, what: str, *, must_exist: bool) -> str:
-    """An API path (relative to the server root) as an absolute path, refusing escapes."""
-    if not isinstance(path, str) or not path or "\x00" in path:
-        raise ExportError(f"The {what} path is empty or invalid.")
-    if os.path.isabs(path):
-        raise ExportError(f"The {what} path must be relative to the server root: {path!r}.")
-    try:
-        full = os.path.realpath(os.path.join(root, path))
-    except (OSError, ValueError) as e:
-        raise ExportError(f"The {what} path {path!r} is not usable: {e}") from None
-    real_root = os.path.realpath(root)
-    if os.path.commonpath([full, real_root]) != real_root:
-        raise ExportError(f"The {what} path {path!r} is outside the server root.")
-    if must_exist and not os.path.exists(full):
-        raise ExportError(f"The {what} {path!r} does not exist.")
-    return full
 
 
 class ExportService:

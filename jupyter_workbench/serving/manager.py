@@ -17,7 +17,7 @@ import time
 
 from tornado import httpclient
 
-from ..export.service import resolve_under_root
+from ..confine import OutsideRootError, confine
 from .errors import (
     ServingConflictError,
     ServingError,
@@ -92,9 +92,12 @@ class ServingService:
         self._starting: set[str] = set()
 
     def _base(self, base: str) -> str:
-        if "://" in base:
-            return base
-        return resolve_under_root(self.root_dir, base, "model base", must_exist=False)
+        """The model base confined as every REST path is (``confine``): under the server root, a
+        mount, or an allowed object-store URL; never ``file:///elsewhere`` or ``memory://``."""
+        try:
+            return confine(base, root=self.root_dir, what="model base")
+        except OutsideRootError as e:  # the serving API answers a bad base with 400
+            raise ServingError(str(e)) from None
 
     async def start(
         self,

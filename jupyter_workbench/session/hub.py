@@ -39,7 +39,7 @@ from traitlets import default
 
 from . import usage
 from .activity import SessionTimes
-from .identity import SESSION_ATTR, apply_session_clock, session_policy
+from .clock import SESSION_ATTR, apply_session_clock, session_policy
 
 SESSION_COOKIE = "jupyter-workbench-session"
 _USER_ATTR = "_workbench_hub_user"

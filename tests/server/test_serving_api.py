@@ -85,6 +85,8 @@ async def test_bad_requests_are_clear_400s(jp_fetch, jp_root_dir):
     for body, words in (
         ({}, "base"),
         ({"base": "../outside"}, "outside"),
+        ({"base": "file:///etc"}, "outside"),
+        ({"base": "memory://models"}, "memory://"),
         ({"base": "missing"}, "does not exist"),
         ({"base": "m", "version_policy": "newest"}, "version-policy"),
         ({"base": "m", "poll": 0}, "poll"),
