@@ -148,6 +148,24 @@ def require_ready(name: str, environments_dir=None) -> dict:
     return info
 
 
+def tensorflow_python(environments_dir=None) -> str | None:
+    """An interpreter that has TensorFlow, for work the server runs in a child process (exports,
+    model servers): the ready tf2 environment's, else this Python's when it has TensorFlow, else
+    None. Never imports TensorFlow."""
+    import importlib.util
+    import sys
+
+    try:
+        tf2 = environment_python("tf2", environments_dir)
+    except Exception:  # noqa: BLE001 - environments not provisioned
+        tf2 = None
+    if tf2:
+        return str(tf2)
+    if importlib.util.find_spec("tensorflow") is not None:
+        return sys.executable
+    return None
+
+
 def environment_for_kernel(kernel_name: str) -> str | None:
     """The environment a kernelspec name belongs to (None for other kernels)."""
     for spec in SPECS.values():

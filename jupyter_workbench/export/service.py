@@ -14,11 +14,9 @@ Errors follow the ``jupyter_workbench.errors`` protocol (``ExportError``: 400,
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import logging
 import os
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -76,16 +74,11 @@ def resolve_export_python(export_python: str = "", environments_dir=None) -> str
                 f"c.Workbench.export_python '{export_python}' is not an executable."
             )
         return export_python
-    try:
-        from ..environments import environment_python
+    from ..environments.discovery import tensorflow_python
 
-        tf2 = environment_python("tf2", environments_dir)
-    except Exception:  # noqa: BLE001 - environments not provisioned / module unavailable
-        tf2 = None
-    if tf2:
-        return str(tf2)
-    if importlib.util.find_spec("tensorflow") is not None:
-        return sys.executable
+    python = tensorflow_python(environments_dir)
+    if python:
+        return python
     raise ExportUnavailableError(
         "No Python with TensorFlow for exports: run 'jupyter workbench env create tf2' "
         "or set c.Workbench.export_python."

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import atexit
 import collections
-import importlib.util
 import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -39,16 +37,11 @@ def serving_python(python: str | None = None, environments_dir=None) -> str:
     override = os.environ.get("JUPYTER_WORKBENCH_SERVING_PYTHON")
     if override:
         return override
-    try:
-        from ..environments import environment_python
+    from ..environments.discovery import tensorflow_python
 
-        tf2 = environment_python("tf2", environments_dir)
-    except Exception:  # environments not provisioned
-        tf2 = None
-    if tf2:
-        return str(tf2)
-    if importlib.util.find_spec("tensorflow") is not None:
-        return sys.executable
+    found = tensorflow_python(environments_dir)
+    if found:
+        return found
     raise ServingError(
         "no Python with TensorFlow to serve models: run 'jupyter workbench env create tf2' (or "
         "pass --python)."
