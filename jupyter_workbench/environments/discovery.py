@@ -9,11 +9,13 @@ fix it.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from . import _paths
 from ._lock import is_locked
 from .errors import WorkbenchEnvError
+from .overlay import is_shared, overlay_dir, personal_packages
 from .spec import MARKER_NAME, SPECS, get_spec, gpu_visible, resolve_environments_dir
 from .templates import template_metadata
 
@@ -30,6 +32,17 @@ def read_marker(env_dir: Path) -> dict | None:
 def _python_version_from_cfg(env_dir: Path) -> str | None:
     cfg = _paths.pyvenv_cfg(env_dir)
     return cfg.get("version_info") or cfg.get("version")
+
+
+def _unreachable(path: Path) -> bool:
+    """True when ``path`` (or what it links to) cannot be reached for lack of permission."""
+    try:
+        os.stat(path)
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _create_hint(name: str, what: str = "create") -> str:
@@ -62,6 +75,9 @@ def environment_info(name: str, environments_dir=None) -> dict:
         "outdated": False,
         "created_at": None,
         "cull_idle_timeout": meta.get("cull_idle_timeout"),
+        "shared": False,
+        "overlay": None,
+        "personal_packages": {},
     }
     creating = is_locked(_paths.lock_path(root, name))
     if not env_dir.is_dir():
@@ -92,6 +108,14 @@ def environment_info(name: str, environments_dir=None) -> dict:
         gpu_build = bool(marker.get("gpu_build"))
         info["gpu_build"] = gpu_build
         info["gpu"] = gpu_build and visible
+    if not python_ok and _unreachable(py):
+        info["state"] = "broken"
+        info["message"] = (
+            f"{name}'s interpreter {py} exists but this user may not run it (a directory on "
+            "its path is not accessible): a shared environment must be created from a Python "
+            "every user can run (e.g. /usr/bin/python3 or /opt/..., not one under /root)."
+        )
+        return info
     if not python_ok:
         info["state"] = "broken"
         info["message"] = (
@@ -108,6 +132,10 @@ def environment_info(name: str, environments_dir=None) -> dict:
         return info
     info["ready"] = True
     info["state"] = "ready"
+    if is_shared(env_dir):  # read-only for this user: their %pip installs go to an overlay
+        info["shared"] = True
+        info["overlay"] = str(overlay_dir(name))
+        info["personal_packages"] = personal_packages(name)
     expected = spec.fingerprint(visible)
     if marker.get("fingerprint") != expected:
         info["outdated"] = True
@@ -126,7 +154,9 @@ def list_environments(environments_dir=None) -> list[dict]:
     Each entry: ``name, display_name, description, kernel_name, path, python (version),
     python_executable, packages {dist: version}, gpu (tf2: GPU build and a GPU visible; None for
     py3), gpu_build, gpu_visible, ready, state (ready|missing|incomplete|broken|creating),
-    message, outdated, created_at, cull_idle_timeout``.
+    message, outdated, created_at, cull_idle_timeout, shared (read-only for this user: kernels
+    run from a personal overlay, see ``overlay``), overlay (its directory or None),
+    personal_packages {dist: version} (what this user installed into the overlay)``.
     """
     return [environment_info(name, environments_dir) for name in SPECS]
 

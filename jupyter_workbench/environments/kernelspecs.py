@@ -21,6 +21,7 @@ from traitlets import Unicode
 from . import _paths
 from .discovery import environment_info
 from .errors import WorkbenchEnvError
+from .overlay import apply_overlay
 from .registration import is_registered_copy
 from .spec import SPECS, resolve_environments_dir
 from .templates import write_kernelspec
@@ -120,7 +121,17 @@ class WorkbenchKernelSpecManager(KernelSpecManager):
         allowed = self.allowed_kernelspecs
         rdir, info = _ready_resource_dir(env_name, self.environments_dir)
         if rdir is not None and (not allowed or kernel_name in allowed):
-            return self._get_kernel_spec_by_name(kernel_name, str(rdir))
+            spec = self._get_kernel_spec_by_name(kernel_name, str(rdir))
+            try:  # a shared, read-only environment: run from this user's overlay
+                return apply_overlay(spec, env_name, info["path"])
+            except OSError as exc:
+                self.log.warning(
+                    "jupyter_workbench: no personal overlay for %s (%s); %%pip install in its "
+                    "kernels will fail on the shared environment",
+                    env_name,
+                    exc,
+                )
+                return spec
         unavailable = EnvironmentKernelUnavailable(
             kernel_name, f"The {kernel_name} kernel is not available: {info['message']}"
         )

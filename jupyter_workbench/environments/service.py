@@ -33,6 +33,8 @@ PUBLIC_FIELDS = (
     "state",
     "message",
     "cull_idle_timeout",
+    "shared",
+    "personal_packages",
 )
 
 

@@ -128,3 +128,32 @@ def execute(kc, code: str, timeout: float = 180) -> tuple[str, str]:
 
     reply = kc.execute_interactive(code, timeout=timeout, output_hook=hook)
     return reply["content"]["status"], "".join(out)
+
+
+def make_wheel(directory: Path, name: str, version: str = "0.1", value: str = "") -> Path:
+    """A minimal pure-Python wheel of module ``name`` (``VALUE = value``), built by hand (no
+    build backend, no network): what a user's ``%pip install ./x.whl`` would get."""
+    import base64
+    import hashlib
+    import zipfile
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    dist_info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": f"VALUE = {value or name!r}\n",
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+    record.append(f"{dist_info}/RECORD,,")
+    files[f"{dist_info}/RECORD"] = "\n".join(record) + "\n"
+    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, text in files.items():
+            zf.writestr(path, text)
+    return wheel
