@@ -148,14 +148,14 @@ def _add_mount(sub) -> None:
 
 
 def _cmd_oss_emulator(args: argparse.Namespace) -> int:
-    from .testing.oss_emulator import run_from_args
+    from .testing.oss import run_from_args
 
     run_from_args(args)
     return 0
 
 
 def _add_oss_emulator(sub) -> None:
-    from .testing.oss_emulator import add_arguments
+    from .testing.oss import add_arguments
 
     p = sub.add_parser(
         "oss-emulator", help="serve an OSS-protocol emulator on 127.0.0.1 (demo bucket)"

@@ -3,7 +3,7 @@
 Nothing here imports jupyter_server, tornado, IPython or TensorFlow.
 """
 
-from .oss_emulator import (
+from .oss import (
     DEMO_ACCESS_KEY_ID,
     DEMO_ACCESS_KEY_SECRET,
     DEMO_BUCKET,

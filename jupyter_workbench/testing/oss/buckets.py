@@ -1,0 +1,252 @@
+"""Service and bucket operations: listing buckets and objects, creation, info, ACL, batch delete."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import xml.etree.ElementTree as ET
+from urllib.parse import quote
+
+from .records import ObjectRecord, OSSServiceError
+from .wire import OWNER_ID, OWNER_NAME, _iso, _sub
+
+
+class BucketOps:
+    """Handlers of the service and bucket routes (mixed into :class:`~.handler.Handler`)."""
+
+    def _list_objects_any(self, bucket) -> None:
+        if self.query.get("list-type") == "2":
+            return self._list_objects_v2()
+        return self._list_objects()
+
+    def _put_bucket_acl(self, bucket) -> None:
+        self._read_all()
+        self.store.set_bucket_acl(bucket.name, self.headers.get("x-oss-acl", "private"))
+        self._send(200)
+
+    def _delete_bucket(self, bucket) -> None:
+        self.store.delete_bucket(bucket.name)
+        self._send(204)
+
+    def _get_bucket_acl(self, bucket) -> None:
+        self._acl(bucket.acl)
+
+    def _head_bucket(self, bucket) -> None:
+        self._send(200)
+
+    def _list_buckets(self) -> None:
+        prefix = self.query.get("prefix", "")
+        root = ET.Element("ListAllMyBucketsResult")
+        owner = _sub(root, "Owner")
+        _sub(owner, "ID", OWNER_ID)
+        _sub(owner, "DisplayName", OWNER_NAME)
+        buckets = _sub(root, "Buckets")
+        for b in self.store.buckets():
+            if not b.name.startswith(prefix):
+                continue
+            node = _sub(buckets, "Bucket")
+            _sub(node, "CreationDate", _iso(b.created))
+            _sub(node, "ExtranetEndpoint", self._host())
+            _sub(node, "IntranetEndpoint", self._host())
+            _sub(node, "Location", self.emulator.region)
+            _sub(node, "Name", b.name)
+            _sub(node, "Region", self.emulator.region.removeprefix("oss-"))
+            _sub(node, "StorageClass", "Standard")
+        self._send_xml(200, root)
+
+    def _host(self) -> str:
+        return self.headers.get("Host", "127.0.0.1")
+
+    def _create_bucket(self) -> None:
+        self._read_all()
+        self.store.create_bucket(self.bucket_name, self.headers.get("x-oss-acl", "private"))
+        self._send(200, headers={"Location": f"/{self.bucket_name}"})
+
+    def _bucket_info(self, bucket) -> None:
+        root = ET.Element("BucketInfo")
+        node = _sub(root, "Bucket")
+        _sub(node, "AccessMonitor", "Disabled")
+        _sub(node, "CreationDate", _iso(bucket.created))
+        _sub(node, "ExtranetEndpoint", self._host())
+        _sub(node, "IntranetEndpoint", self._host())
+        _sub(node, "Location", self.emulator.region)
+        _sub(node, "StorageClass", "Standard")
+        _sub(node, "TransferAcceleration", "Disabled")
+        _sub(node, "CrossRegionReplication", "Disabled")
+        _sub(node, "Name", bucket.name)
+        _sub(node, "DataRedundancyType", "LRS")
+        owner = _sub(node, "Owner")
+        _sub(owner, "DisplayName", OWNER_NAME)
+        _sub(owner, "ID", OWNER_ID)
+        acl = _sub(node, "AccessControlList")
+        _sub(acl, "Grant", bucket.acl)
+        self._send_xml(200, root)
+
+    def _bucket_location(self, bucket=None) -> None:
+        root = ET.Element("LocationConstraint")
+        root.text = self.emulator.region
+        self._send_xml(200, root)
+
+    def _acl(self, grant: str) -> None:
+        root = ET.Element("AccessControlPolicy")
+        owner = _sub(root, "Owner")
+        _sub(owner, "ID", OWNER_ID)
+        _sub(owner, "DisplayName", OWNER_NAME)
+        _sub(_sub(root, "AccessControlList"), "Grant", grant)
+        self._send_xml(200, root)
+
+    def _bucket_stat(self, bucket) -> None:
+        with bucket.lock:
+            records = list(bucket.objects.values())
+            uploads = len(bucket.uploads)
+        root = ET.Element("BucketStat")
+        _sub(root, "Storage", str(sum(r.size for r in records)))
+        _sub(root, "ObjectCount", str(len(records)))
+        _sub(root, "MultipartUploadCount", str(uploads))
+        self._send_xml(200, root)
+
+    # ----------------------------------------------------------- listing
+
+    def _max(self, name: str, default: int = 100, limit: int = 1000) -> int:
+        raw = self.query.get(name, "")
+        if raw == "":
+            return default
+        if not raw.isdigit() or not 0 < int(raw) <= limit:
+            raise OSSServiceError(
+                400, "InvalidArgument", f"Argument {name} must be an integer in 1..{limit}."
+            )
+        return int(raw)
+
+    def _encoder(self):
+        if self.query.get("encoding-type") == "url":
+            return lambda s: quote(s, safe="/")
+        return lambda s: s
+
+    def _contents(self, root: ET.Element, rec: ObjectRecord, enc) -> None:
+        node = _sub(root, "Contents")
+        _sub(node, "Key", enc(rec.key))
+        _sub(node, "LastModified", _iso(rec.mtime))
+        _sub(node, "ETag", f'"{rec.etag}"')
+        _sub(node, "Type", rec.object_type)
+        _sub(node, "Size", str(rec.size))
+        _sub(node, "StorageClass", "Standard")
+        owner = _sub(node, "Owner")
+        _sub(owner, "ID", OWNER_ID)
+        _sub(owner, "DisplayName", OWNER_NAME)
+
+    def _list_objects(self) -> None:
+        q = self.query
+        prefix, delimiter, marker = q.get("prefix", ""), q.get("delimiter", ""), q.get("marker", "")
+        max_keys = self._max("max-keys")
+        res = self.store.list_objects(self.bucket_name, prefix, delimiter, marker, max_keys)
+        enc = self._encoder()
+        root = ET.Element("ListBucketResult")
+        _sub(root, "Name", self.bucket_name)
+        _sub(root, "Prefix", enc(prefix))
+        _sub(root, "Marker", enc(marker))
+        _sub(root, "MaxKeys", str(max_keys))
+        _sub(root, "Delimiter", enc(delimiter))
+        if q.get("encoding-type") == "url":
+            _sub(root, "EncodingType", "url")
+        _sub(root, "IsTruncated", "true" if res.truncated else "false")
+        if res.truncated:
+            _sub(root, "NextMarker", enc(res.next_marker))
+        self._send_listing(root, res, enc)
+
+    def _send_listing(self, root, res, enc) -> None:
+        """The entries shared by ListObjects v1 and v2, then the reply."""
+        for rec in res.objects:
+            self._contents(root, rec, enc)
+        for p in res.prefixes:
+            _sub(_sub(root, "CommonPrefixes"), "Prefix", enc(p))
+        self._send_xml(200, root)
+
+    def _list_objects_v2(self) -> None:
+        q = self.query
+        prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+        token = q.get("continuation-token", "")
+        start_after = q.get("start-after", "")
+        if token:
+            try:
+                marker = base64.urlsafe_b64decode(token.encode()).decode("utf-8")
+            except (ValueError, binascii.Error):
+                raise OSSServiceError(
+                    400, "InvalidArgument", "The continuation token is invalid."
+                ) from None
+        else:
+            marker = start_after
+        max_keys = self._max("max-keys")
+        res = self.store.list_objects(self.bucket_name, prefix, delimiter, marker, max_keys)
+        enc = self._encoder()
+        root = ET.Element("ListBucketResult")
+        _sub(root, "Name", self.bucket_name)
+        _sub(root, "Prefix", enc(prefix))
+        if start_after:
+            _sub(root, "StartAfter", enc(start_after))
+        if token:
+            _sub(root, "ContinuationToken", token)
+        _sub(root, "MaxKeys", str(max_keys))
+        _sub(root, "Delimiter", enc(delimiter))
+        if q.get("encoding-type") == "url":
+            _sub(root, "EncodingType", "url")
+        _sub(root, "IsTruncated", "true" if res.truncated else "false")
+        if res.truncated:
+            nxt = base64.urlsafe_b64encode(res.next_marker.encode("utf-8")).decode()
+            _sub(root, "NextContinuationToken", nxt)
+        _sub(root, "KeyCount", str(len(res.objects) + len(res.prefixes)))
+        self._send_listing(root, res, enc)
+
+    def _list_uploads(self, bucket=None) -> None:
+        prefix = self.query.get("prefix", "")
+        enc = self._encoder()
+        uploads = self.store.list_uploads(self.bucket_name, prefix)
+        root = ET.Element("ListMultipartUploadsResult")
+        _sub(root, "Bucket", self.bucket_name)
+        _sub(root, "KeyMarker", "")
+        _sub(root, "UploadIdMarker", "")
+        _sub(root, "NextKeyMarker", "")
+        _sub(root, "NextUploadIdMarker", "")
+        _sub(root, "Delimiter", "")
+        _sub(root, "Prefix", enc(prefix))
+        _sub(root, "MaxUploads", "1000")
+        if self.query.get("encoding-type") == "url":
+            _sub(root, "EncodingType", "url")
+        _sub(root, "IsTruncated", "false")
+        for u in uploads:
+            node = _sub(root, "Upload")
+            _sub(node, "Key", enc(u.key))
+            _sub(node, "UploadId", u.upload_id)
+            _sub(node, "Initiated", _iso(u.initiated))
+        self._send_xml(200, root)
+
+    def _batch_delete(self, bucket=None) -> None:
+        body = self._read_all()
+        md5 = self.headers.get("Content-MD5")
+        if md5 is None:
+            raise OSSServiceError(
+                400, "InvalidRequest", "Missing required header for this request: Content-MD5."
+            )
+        if base64.b64encode(hashlib.md5(body).digest()).decode() != md5:
+            raise OSSServiceError(
+                400, "InvalidDigest", "The Content-MD5 you specified is not valid."
+            )
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            raise OSSServiceError(
+                400, "MalformedXML", "The XML you provided was not well-formed."
+            ) from None
+        quiet = (root.findtext("Quiet") or "false").lower() == "true"
+        keys = [o.findtext("Key") or "" for o in root.findall("Object")]
+        if not keys or len(keys) > 1000:
+            raise OSSServiceError(400, "MalformedXML", "Delete 1 to 1000 objects per request.")
+        enc = self._encoder()
+        result = ET.Element("DeleteResult")
+        if self.query.get("encoding-type") == "url":
+            _sub(result, "EncodingType", "url")
+        for key in keys:
+            self.store.delete_object(self.bucket_name, key)
+            if not quiet:
+                _sub(_sub(result, "Deleted"), "Key", enc(key))
+        self._send_xml(200, result)

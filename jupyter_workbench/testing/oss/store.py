@@ -1,0 +1,706 @@
+"""Object storage behind the OSS emulator: buckets, objects, appends and multipart uploads.
+
+Objects live in memory (``root=None``) or on disk under ``root``::
+
+    <root>/<bucket>/.bucket.json                  bucket metadata (creation time, ACL)
+    <root>/<bucket>/objects/<h[:2]>/<h>.data      object bytes (h = sha256 of the key)
+    <root>/<bucket>/objects/<h[:2]>/<h>.json      sidecar: key, size, ETag, CRC-64, type, metadata
+    <root>/<bucket>/.uploads/<upload id>/         multipart parts until completion
+    <root>/<bucket>/.tmp/                         bodies being received (cleared on start)
+
+Keys are hashed for file names because object keys are not paths: ``a`` and ``a/b`` can both be
+objects. Every bucket keeps a sorted key index in memory (built once at start), so listings
+never walk the directory tree and a 100,000-key listing page costs a bisect plus the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import replace
+
+from .records import (
+    CHUNK,
+    MAX_PART_NUMBER,
+    MIN_PART_SIZE,
+    BucketState,
+    Ingested,
+    ListResult,
+    ObjectRecord,
+    OSSServiceError,
+    PartRecord,
+    ReadFn,
+    SortedKeys,
+    Upload,
+    _file_exists,
+    _next_after_prefix,
+    crc64,
+    no_such_bucket,
+    no_such_key,
+    no_such_upload,
+    validate_bucket_name,
+    validate_key,
+)
+
+
+class ObjectStore:
+    """Thread-safe bucket/object state, in memory or on disk."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = os.path.abspath(os.fspath(root)) if root is not None else None
+        self._lock = threading.RLock()
+        self._buckets: dict[str, BucketState] = {}
+        if self.root is not None:
+            os.makedirs(self.root, exist_ok=True)
+            self._load()
+
+    # ---------------------------------------------------------------- persistence
+
+    def _load(self) -> None:
+        for entry in sorted(os.scandir(self.root), key=lambda e: e.name):
+            meta_path = os.path.join(entry.path, ".bucket.json")
+            if not entry.is_dir() or not os.path.exists(meta_path):
+                continue
+            with open(meta_path, encoding="utf-8") as f:
+                info = json.load(f)
+            bucket = BucketState(
+                entry.name, info.get("created", time.time()), info.get("acl", "private")
+            )
+            bucket.directory = entry.path
+            shutil.rmtree(os.path.join(entry.path, ".tmp"), ignore_errors=True)
+            keys = []
+            objects_dir = os.path.join(entry.path, "objects")
+            if os.path.isdir(objects_dir):
+                for sub in os.scandir(objects_dir):
+                    if not sub.is_dir():
+                        continue
+                    for item in os.scandir(sub.path):
+                        if not item.name.endswith(".json"):
+                            continue
+                        data_path = item.path[: -len(".json")] + ".data"
+                        if not os.path.exists(data_path):
+                            continue
+                        with open(item.path, encoding="utf-8") as f:
+                            m = json.load(f)
+                        rec = ObjectRecord(
+                            key=m["key"],
+                            size=m["size"],
+                            etag=m["etag"],
+                            crc64=int(m["crc64"]),
+                            mtime=m["mtime"],
+                            content_type=m.get("content_type", "application/octet-stream"),
+                            object_type=m.get("object_type", "Normal"),
+                            meta=m.get("meta", {}),
+                            path=data_path,
+                            acl=m.get("acl", "default"),
+                            tags=m.get("tags", {}),
+                        )
+                        bucket.objects[rec.key] = rec
+                        keys.append(rec.key)
+            bucket.keys = SortedKeys(keys)
+            self._load_uploads(bucket)
+            self._buckets[bucket.name] = bucket
+
+    def _load_uploads(self, bucket: BucketState) -> None:
+        uploads_dir = os.path.join(bucket.directory, ".uploads")
+        if not os.path.isdir(uploads_dir):
+            return
+        for entry in os.scandir(uploads_dir):
+            info_path = os.path.join(entry.path, "upload.json")
+            if not os.path.exists(info_path):
+                continue
+            with open(info_path, encoding="utf-8") as f:
+                info = json.load(f)
+            upload = Upload(
+                entry.name, info["key"], info["initiated"], info["content_type"], info["meta"]
+            )
+            upload.directory = entry.path
+            for p in info.get("parts", []):
+                part_path = os.path.join(entry.path, f"{p['number']}.part")
+                if os.path.exists(part_path):
+                    upload.parts[p["number"]] = PartRecord(
+                        p["number"],
+                        p["size"],
+                        p["etag"],
+                        bytes.fromhex(p["etag"]),
+                        int(p["crc64"]),
+                        p["mtime"],
+                        path=part_path,
+                    )
+            bucket.uploads[upload.upload_id] = upload
+
+    def _save_upload(self, upload: Upload) -> None:
+        if upload.directory is None:
+            return
+        info = {
+            "key": upload.key,
+            "initiated": upload.initiated,
+            "content_type": upload.content_type,
+            "meta": upload.meta,
+            "parts": [
+                {
+                    "number": p.number,
+                    "size": p.size,
+                    "etag": p.etag,
+                    "crc64": str(p.crc64),
+                    "mtime": p.mtime,
+                }
+                for p in sorted(upload.parts.values(), key=lambda p: p.number)
+            ],
+        }
+        _write_json_atomic(os.path.join(upload.directory, "upload.json"), info)
+
+    def _object_paths(self, bucket: BucketState, key: str) -> tuple[str, str]:
+        h = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+        base = os.path.join(bucket.directory, "objects", h[:2], h)
+        return base + ".data", base + ".json"
+
+    def _tmp_path(self, bucket: BucketState) -> str:
+        d = os.path.join(bucket.directory, ".tmp")
+        os.makedirs(d, exist_ok=True)
+        return os.path.join(d, uuid.uuid4().hex)
+
+    # ---------------------------------------------------------------- buckets
+
+    def create_bucket(self, name: str, acl: str = "private", exist_ok: bool = False):
+        validate_bucket_name(name)
+        if acl not in ("private", "public-read", "public-read-write"):
+            raise OSSServiceError(400, "InvalidArgument", f"Invalid ACL {acl!r}.")
+        with self._lock:
+            if name in self._buckets:
+                if exist_ok:
+                    return self._buckets[name]
+                raise OSSServiceError(
+                    409,
+                    "BucketAlreadyExists",
+                    "The requested bucket name is not available.",
+                    BucketName=name,
+                )
+            bucket = BucketState(name, time.time(), acl)
+            if self.root is not None:
+                bucket.directory = os.path.join(self.root, name)
+                os.makedirs(bucket.directory, exist_ok=True)
+                self._save_bucket(bucket)
+            self._buckets[name] = bucket
+            return bucket
+
+    def _save_bucket(self, bucket: BucketState) -> None:
+        if bucket.directory is not None:
+            _write_json_atomic(
+                os.path.join(bucket.directory, ".bucket.json"),
+                {"created": bucket.created, "acl": bucket.acl},
+            )
+
+    def set_bucket_acl(self, name: str, acl: str) -> None:
+        if acl not in ("private", "public-read", "public-read-write"):
+            raise OSSServiceError(400, "InvalidArgument", f"Invalid ACL {acl!r}.")
+        bucket = self.bucket(name)
+        with bucket.lock:
+            bucket.acl = acl
+            self._save_bucket(bucket)
+
+    def delete_bucket(self, name: str) -> None:
+        with self._lock:
+            bucket = self.bucket(name)
+            if len(bucket.keys) or bucket.uploads:
+                raise OSSServiceError(
+                    409,
+                    "BucketNotEmpty",
+                    "The bucket you tried to delete is not empty.",
+                    BucketName=name,
+                )
+            del self._buckets[name]
+            if bucket.directory:
+                shutil.rmtree(bucket.directory, ignore_errors=True)
+
+    def bucket(self, name: str) -> BucketState:
+        try:
+            return self._buckets[name]
+        except KeyError:
+            raise no_such_bucket(name) from None
+
+    def has_bucket(self, name: str) -> bool:
+        return name in self._buckets
+
+    def buckets(self) -> list[BucketState]:
+        with self._lock:
+            return [self._buckets[n] for n in sorted(self._buckets)]
+
+    # ---------------------------------------------------------------- bodies
+
+    def ingest(self, bucket: BucketState, read: ReadFn, crc_init: int = 0) -> Ingested:
+        """Receive a body through ``read(n)`` (returns b"" at the end), hashing as it comes."""
+        md5 = hashlib.md5()
+        crc = crc_init
+        size = 0
+        if bucket.directory is None:
+            chunks = []
+            while True:
+                chunk = read(CHUNK)
+                if not chunk:
+                    break
+                md5.update(chunk)
+                crc = crc64(chunk, crc)
+                size += len(chunk)
+                chunks.append(chunk)
+            return Ingested(size, md5.digest(), crc, data=b"".join(chunks))
+        path = self._tmp_path(bucket)
+        try:
+            with open(path, "wb") as f:
+                while True:
+                    chunk = read(CHUNK)
+                    if not chunk:
+                        break
+                    md5.update(chunk)
+                    crc = crc64(chunk, crc)
+                    size += len(chunk)
+                    f.write(chunk)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
+        return Ingested(size, md5.digest(), crc, path=path)
+
+    def _commit(
+        self,
+        bucket: BucketState,
+        rec: ObjectRecord,
+        body: Ingested | None,
+        forbid_overwrite: bool = False,
+    ) -> ObjectRecord:
+        """Make ``rec`` (with ``body``'s bytes) the current version of its key. Holds the lock."""
+        if forbid_overwrite and rec.key in bucket.objects:
+            if body is not None:
+                body.discard()
+            raise _file_exists(rec.key)
+        if bucket.directory is not None:
+            data_path, meta_path = self._object_paths(bucket, rec.key)
+            os.makedirs(os.path.dirname(data_path), exist_ok=True)
+            if body is not None:
+                os.replace(body.path, data_path)
+            rec = replace(rec, path=data_path, data=None)
+            _write_json_atomic(meta_path, rec.to_json())
+        elif body is not None:
+            rec = replace(rec, data=body.data, path=None)
+        if rec.key not in bucket.objects:
+            bucket.keys.add(rec.key)
+        bucket.objects[rec.key] = rec
+        return rec
+
+    # ---------------------------------------------------------------- objects
+
+    def put_object(
+        self,
+        bucket_name: str,
+        key: str,
+        read: ReadFn,
+        content_type: str = "application/octet-stream",
+        meta: dict | None = None,
+        content_md5: str | None = None,
+        forbid_overwrite: bool = False,
+    ) -> ObjectRecord:
+        validate_key(key)
+        bucket = self.bucket(bucket_name)
+        body = self.ingest(bucket, read)
+        if content_md5 is not None and base64.b64encode(body.md5).decode() != content_md5:
+            body.discard()
+            raise OSSServiceError(
+                400, "InvalidDigest", "The Content-MD5 you specified is not valid."
+            )
+        rec = ObjectRecord(
+            key,
+            body.size,
+            body.md5.hex().upper(),
+            body.crc64,
+            time.time(),
+            content_type,
+            "Normal",
+            dict(meta or {}),
+        )
+        with bucket.lock:
+            return self._commit(bucket, rec, body, forbid_overwrite)
+
+    def update_object(self, bucket_name: str, key: str, **changes) -> ObjectRecord:
+        """Change an object's ACL or tags (``acl=``, ``tags=``) without touching its bytes."""
+        bucket = self.bucket(bucket_name)
+        with bucket.lock:
+            rec = bucket.objects.get(key)
+            if rec is None:
+                raise no_such_key(key)
+            return self._commit(bucket, replace(rec, **changes), None)
+
+    def put_bytes(self, bucket_name: str, key: str, data: bytes, **kwargs) -> ObjectRecord:
+        """Store ``data`` directly (for seeding tests and demos without HTTP)."""
+        return self.put_object(bucket_name, key, io.BytesIO(data).read, **kwargs)
+
+    def head(self, bucket_name: str, key: str) -> ObjectRecord:
+        bucket = self.bucket(bucket_name)
+        with bucket.lock:
+            rec = bucket.objects.get(key)
+        if rec is None:
+            raise no_such_key(key)
+        return rec
+
+    def open_object(self, bucket_name: str, key: str):
+        """(record, binary file object) of the current version; the caller closes the file."""
+        bucket = self.bucket(bucket_name)
+        with bucket.lock:  # open under the lock so that record and bytes belong together
+            rec = bucket.objects.get(key)
+            if rec is None:
+                raise no_such_key(key)
+            f = open(rec.path, "rb") if rec.path else io.BytesIO(rec.data)  # noqa: SIM115
+        return rec, f
+
+    def get_bytes(self, bucket_name: str, key: str) -> bytes:
+        _, f = self.open_object(bucket_name, key)
+        with f:
+            return f.read()
+
+    def delete_object(self, bucket_name: str, key: str) -> bool:
+        bucket = self.bucket(bucket_name)
+        with bucket.lock:
+            rec = bucket.objects.pop(key, None)
+            if rec is None:
+                return False
+            bucket.keys.remove(key)
+            if rec.path:
+                _, meta_path = self._object_paths(bucket, key)
+                for p in (meta_path, rec.path):
+                    with contextlib.suppress(OSError):
+                        os.unlink(p)
+            return True
+
+    def copy_object(
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        content_type: str | None = None,
+        meta: dict | None = None,
+        forbid_overwrite: bool = False,
+    ) -> ObjectRecord:
+        """Server-side copy; ``meta``/``content_type`` replace the source's when given."""
+        validate_key(dst_key)
+        dst = self.bucket(dst_bucket)
+        rec, f = self.open_object(src_bucket, src_key)
+        with f:
+            if dst.directory is not None:
+                path = self._tmp_path(dst)
+                with open(path, "wb") as out:
+                    shutil.copyfileobj(f, out, CHUNK)
+                body = Ingested(rec.size, b"", rec.crc64, path=path)
+            else:
+                body = Ingested(rec.size, b"", rec.crc64, data=f.read())
+        new = ObjectRecord(
+            dst_key,
+            rec.size,
+            rec.etag,
+            rec.crc64,
+            time.time(),
+            content_type if content_type is not None else rec.content_type,
+            rec.object_type if rec.object_type != "Appendable" else "Normal",
+            dict(meta) if meta is not None else dict(rec.meta),
+        )
+        with dst.lock:
+            return self._commit(dst, new, body, forbid_overwrite)
+
+    def append_object(
+        self,
+        bucket_name: str,
+        key: str,
+        position: int,
+        read: ReadFn,
+        content_type: str = "application/octet-stream",
+        meta: dict | None = None,
+    ) -> ObjectRecord:
+        validate_key(key)
+        bucket = self.bucket(bucket_name)
+        with bucket.lock:  # appends to one bucket are serialised; they are rare and small
+            rec = bucket.objects.get(key)
+            if rec is not None and rec.object_type != "Appendable":
+                raise OSSServiceError(
+                    409, "ObjectNotAppendable", "The object is not appendable.", Key=key
+                )
+            current = rec.size if rec is not None else 0
+            if position != current:
+                raise OSSServiceError(
+                    409,
+                    "PositionNotEqualToLength",
+                    "Position is not equal to file length.",
+                    headers={"x-oss-next-append-position": str(current)},
+                    Key=key,
+                )
+            body = self.ingest(bucket, read, crc_init=rec.crc64 if rec else 0)
+            if rec is None:
+                new = ObjectRecord(
+                    key,
+                    body.size,
+                    body.md5.hex().upper(),
+                    body.crc64,
+                    time.time(),
+                    content_type,
+                    "Appendable",
+                    dict(meta or {}),
+                )
+                return self._commit(bucket, new, body)
+            if bucket.directory is not None:
+                with open(rec.path, "ab") as out, open(body.path, "rb") as src:
+                    shutil.copyfileobj(src, out, CHUNK)
+                body.discard()
+                md5 = hashlib.md5()
+                with open(rec.path, "rb") as f:
+                    for chunk in iter(lambda: f.read(CHUNK), b""):
+                        md5.update(chunk)
+                new = replace(
+                    rec,
+                    size=rec.size + body.size,
+                    etag=md5.hexdigest().upper(),
+                    crc64=body.crc64,
+                    mtime=time.time(),
+                )
+                return self._commit(bucket, new, None)
+            data = rec.data + body.data
+            new = replace(
+                rec,
+                size=len(data),
+                etag=hashlib.md5(data).hexdigest().upper(),
+                crc64=body.crc64,
+                mtime=time.time(),
+                data=data,
+            )
+            return self._commit(bucket, new, None)
+
+    # ---------------------------------------------------------------- multipart
+
+    def init_multipart(self, bucket_name: str, key: str, content_type: str, meta: dict) -> str:
+        validate_key(key)
+        bucket = self.bucket(bucket_name)
+        upload = Upload(uuid.uuid4().hex.upper(), key, time.time(), content_type, dict(meta))
+        if bucket.directory is not None:
+            upload.directory = os.path.join(bucket.directory, ".uploads", upload.upload_id)
+            os.makedirs(upload.directory)
+            self._save_upload(upload)
+        with bucket.lock:
+            bucket.uploads[upload.upload_id] = upload
+        return upload.upload_id
+
+    def _upload(self, bucket: BucketState, key: str, upload_id: str) -> Upload:
+        upload = bucket.uploads.get(upload_id)
+        if upload is None or upload.key != key:
+            raise no_such_upload(upload_id)
+        return upload
+
+    def upload_part(
+        self,
+        bucket_name: str,
+        key: str,
+        upload_id: str,
+        number: int,
+        read: ReadFn,
+        content_md5: str | None = None,
+    ) -> PartRecord:
+        if not 1 <= number <= MAX_PART_NUMBER:
+            raise OSSServiceError(
+                400, "InvalidArgument", f"Part number must be 1..{MAX_PART_NUMBER}."
+            )
+        bucket = self.bucket(bucket_name)
+        with bucket.lock:
+            self._upload(bucket, key, upload_id)
+        body = self.ingest(bucket, read)
+        if content_md5 is not None and base64.b64encode(body.md5).decode() != content_md5:
+            body.discard()
+            raise OSSServiceError(
+                400, "InvalidDigest", "The Content-MD5 you specified is not valid."
+            )
+        part = PartRecord(
+            number, body.size, body.md5.hex().upper(), body.md5, body.crc64, time.time()
+        )
+        with bucket.lock:
+            try:
+                upload = self._upload(bucket, key, upload_id)
+            except OSSServiceError:
+                body.discard()
+                raise
+            if upload.directory is not None:
+                part.path = os.path.join(upload.directory, f"{number}.part")
+                os.replace(body.path, part.path)
+            else:
+                part.data = body.data
+            upload.parts[number] = part
+            self._save_upload(upload)
+        return part
+
+    def list_parts(self, bucket_name: str, key: str, upload_id: str) -> list[PartRecord]:
+        bucket = self.bucket(bucket_name)
+        with bucket.lock:
+            upload = self._upload(bucket, key, upload_id)
+            return [upload.parts[n] for n in sorted(upload.parts)]
+
+    def list_uploads(self, bucket_name: str, prefix: str = "") -> list[Upload]:
+        bucket = self.bucket(bucket_name)
+        with bucket.lock:
+            uploads = [u for u in bucket.uploads.values() if u.key.startswith(prefix)]
+        return sorted(uploads, key=lambda u: (u.key, u.upload_id))
+
+    def abort_multipart(self, bucket_name: str, key: str, upload_id: str) -> None:
+        bucket = self.bucket(bucket_name)
+        with bucket.lock:
+            upload = self._upload(bucket, key, upload_id)
+            del bucket.uploads[upload_id]
+        if upload.directory:
+            shutil.rmtree(upload.directory, ignore_errors=True)
+
+    def complete_multipart(
+        self,
+        bucket_name: str,
+        key: str,
+        upload_id: str,
+        parts: list[tuple[int, str]] | None,
+        forbid_overwrite: bool = False,
+    ) -> ObjectRecord:
+        """Assemble the listed ``(part number, ETag)`` pairs, or every part when ``None``."""
+        bucket = self.bucket(bucket_name)
+        with bucket.lock:
+            upload = self._upload(bucket, key, upload_id)
+            if forbid_overwrite and key in bucket.objects:
+                raise _file_exists(key)  # the upload stays, so the client can abort it
+            if parts is None:
+                chosen = [upload.parts[n] for n in sorted(upload.parts)]
+            else:
+                if not parts:
+                    raise OSSServiceError(
+                        400, "MalformedXML", "The XML you provided was not well-formed."
+                    )
+                numbers = [n for n, _ in parts]
+                if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
+                    raise OSSServiceError(
+                        400, "InvalidPartOrder", "The list of parts was not in ascending order."
+                    )
+                chosen = []
+                for n, etag in parts:
+                    part = upload.parts.get(n)
+                    if part is None or part.etag != etag.strip('"').upper():
+                        raise OSSServiceError(
+                            400,
+                            "InvalidPart",
+                            "One or more of the specified parts could not be found or the "
+                            "specified entity tag might not have matched the part's entity tag.",
+                            PartNumber=str(n),
+                        )
+                    chosen.append(part)
+            for part in chosen[:-1]:
+                if part.size < MIN_PART_SIZE:
+                    raise OSSServiceError(
+                        400,
+                        "EntityTooSmall",
+                        "Your proposed upload is smaller than the minimum allowed size.",
+                        PartNumber=str(part.number),
+                        MinSizeAllowed=str(MIN_PART_SIZE),
+                    )
+            del bucket.uploads[upload_id]
+        crc = 0
+        md5s = b""
+        size = 0
+        if bucket.directory is not None:
+            path = self._tmp_path(bucket)
+            with open(path, "wb") as out:
+                for part in chosen:
+                    with open(part.path, "rb") as src:
+                        for chunk in iter(lambda s=src: s.read(CHUNK), b""):
+                            crc = crc64(chunk, crc)
+                            out.write(chunk)
+                    md5s += part.md5
+                    size += part.size
+            body = Ingested(size, b"", crc, path=path)
+        else:
+            data = b"".join(p.data for p in chosen)
+            for p in chosen:
+                md5s += p.md5
+            crc = crc64(data)
+            size = len(data)
+            body = Ingested(size, b"", crc, data=data)
+        etag = f"{hashlib.md5(md5s).hexdigest().upper()}-{len(chosen)}"
+        rec = ObjectRecord(
+            key, size, etag, crc, time.time(), upload.content_type, "Multipart", upload.meta
+        )
+        try:
+            with bucket.lock:
+                return self._commit(bucket, rec, body, forbid_overwrite)
+        finally:
+            if upload.directory:
+                shutil.rmtree(upload.directory, ignore_errors=True)
+
+    # ---------------------------------------------------------------- listing
+
+    def list_objects(
+        self,
+        bucket_name: str,
+        prefix: str = "",
+        delimiter: str = "",
+        marker: str = "",
+        max_keys: int = 100,
+    ) -> ListResult:
+        """One page of keys > ``marker`` under ``prefix``, rolled up at ``delimiter``.
+
+        Each run of keys sharing a common prefix is skipped with one bisect, so a page costs
+        O(page + log n) whatever the number of keys below the prefix.
+        """
+        bucket = self.bucket(bucket_name)
+        objects: list[ObjectRecord] = []
+        prefixes: list[str] = []
+        truncated = False
+        last = ""
+        with bucket.lock:
+            if marker >= prefix:
+                start, inclusive = marker, False
+            else:
+                start, inclusive = prefix, True
+            while True:
+                jump = None
+                for key in bucket.keys.iter_from(start, inclusive):
+                    if not key.startswith(prefix):
+                        break
+                    if delimiter:
+                        idx = key.find(delimiter, len(prefix))
+                        if idx >= 0:
+                            cp = key[: idx + len(delimiter)]
+                            jump = _next_after_prefix(cp)
+                            if cp <= marker:
+                                break  # already returned on an earlier page
+                            if len(objects) + len(prefixes) >= max_keys:
+                                truncated = True
+                                jump = None
+                                break
+                            prefixes.append(cp)
+                            last = cp
+                            break
+                    if len(objects) + len(prefixes) >= max_keys:
+                        truncated = True
+                        break
+                    objects.append(bucket.objects[key])
+                    last = key
+                if jump is None:
+                    break
+                start, inclusive = jump, True
+        return ListResult(objects, prefixes, truncated, last if truncated else "")
+
+    def keys(self, bucket_name: str) -> list[str]:
+        bucket = self.bucket(bucket_name)
+        with bucket.lock:
+            return list(bucket.keys)
+
+
+def _write_json_atomic(path: str, data: dict) -> None:
+    tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
