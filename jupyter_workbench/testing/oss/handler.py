@@ -154,6 +154,9 @@ class Handler(SignatureChecks, BucketOps, ObjectOps, MultipartOps, BaseHTTPReque
     server_version = "AliyunOSS"
     sys_version = ""
     timeout = 120  # idle keep-alive connections are closed after this
+    # Headers and body go out in separate writes; with Nagle's algorithm on, the body waits for
+    # the client's delayed ACK of the headers (40 ms on Linux loopback) on every GET and listing.
+    disable_nagle_algorithm = True
 
     server: _Server
 
