@@ -56,7 +56,10 @@ class JobLogHandler(WorkbenchHandler):
     @web.authenticated
     async def get(self, job_id: str):
         max_bytes = min(max(self.int_argument("bytes", LOG_BYTES), 1), MAX_LOG_BYTES)
-        tail = await _off_loop(self.jobs.log, job_id, max_bytes=max_bytes)
+        offset = self.int_argument("offset", None)
+        if offset is not None and offset < 0:
+            raise web.HTTPError(400, "Query parameter 'offset' must be 0 or more.")
+        tail = await _off_loop(self.jobs.log, job_id, max_bytes=max_bytes, offset=offset)
         self.reply({"id": job_id, **tail})
 
 

@@ -500,22 +500,44 @@ class JobManager:
                     continue  # a half-written or foreign directory
         return sorted(jobs, key=lambda j: (j.created_at, j.id))
 
-    def log(self, job_id: str, max_bytes: int = 64 * 1024) -> dict[str, Any]:
-        """The tail of the job's output: ``{log, size, truncated}``."""
+    def log(
+        self, job_id: str, max_bytes: int = 64 * 1024, offset: int | None = None
+    ) -> dict[str, Any]:
+        """The job's output: its tail, or (``offset``) what was written after byte ``offset``.
+
+        Returns ``{log, size, offset, next, truncated}``: ``log`` is the text of bytes
+        ``offset`` to ``next`` (at most ``max_bytes``; a follower asks again from ``next``, so
+        a log is read once however long it runs). ``truncated``: bytes before ``offset`` were
+        skipped (the tail, or more than ``max_bytes`` new). A UTF-8 character cut by the end
+        is left for the next read; an offset past the end (not this log) reads the tail.
+        """
         path = self._job_dir(job_id) / "output.log"
         try:
             size = path.stat().st_size
+            if offset is None or offset > size or size - offset > max_bytes:
+                start, truncated = max(0, size - max_bytes), size > max_bytes
+            else:
+                start, truncated = max(0, offset), False
             with open(path, "rb") as f:
-                if size > max_bytes:
-                    f.seek(size - max_bytes)
+                f.seek(start)
                 data = f.read(max_bytes)
         except FileNotFoundError:
-            size, data = 0, b""
-        truncated = size > max_bytes
+            size, start, truncated, data = 0, 0, False, b""
+        # Bytes of a character the writer has not finished stay for the next read.
+        cut = len(data)
+        for back in range(1, min(4, len(data)) + 1):
+            byte = data[-back]
+            if byte & 0xC0 != 0x80:  # the last character's first byte
+                need = 1 if byte < 0x80 else 2 if byte >> 5 == 6 else 3 if byte >> 4 == 14 else 4
+                if need > back:
+                    cut = len(data) - back
+                break
+        data, end = data[:cut], start + cut
         text = data.decode("utf-8", errors="replace")
         if truncated and "\n" in text:
-            text = text.split("\n", 1)[1]  # drop the partial first line
-        return {"log": text, "size": size, "truncated": truncated}
+            line, text = text.split("\n", 1)  # drop the partial first line
+            start += len(line.encode("utf-8", errors="replace")) + 1
+        return {"log": text, "size": size, "offset": start, "next": end, "truncated": truncated}
 
     def wait(self, job_id: str, timeout: float | None = None, interval: float = 0.1) -> Job:
         """Block until the job has finished (or ``timeout`` seconds passed)."""

@@ -4,6 +4,7 @@
  * (`jp-Button`, `jp-InputGroup`, `jp-HTMLSelect`) so it looks like the rest of the lab in
  * every theme.
  */
+export { formatBytes } from './util';
 import { caretDownEmptyIcon, fileIcon, LabIcon } from '@jupyterlab/ui-components';
 
 export function h<K extends keyof HTMLElementTagNameMap>(
@@ -28,18 +29,6 @@ export function h<K extends keyof HTMLElementTagNameMap>(
     }
   }
   return el;
-}
-
-/** Human-readable byte count ("12.3 MB"). */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
 
 export interface IButtonOptions {

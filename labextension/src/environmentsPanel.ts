@@ -7,147 +7,26 @@
  * lines under `creation`).
  */
 import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+import { Poll } from '@lumino/polling';
+import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { requestAPI } from './api';
 import { button, h } from './dom';
 import { TRANSLATION_DOMAIN } from './tokens';
+import {
+  createLabel,
+  describeGpu,
+  describePackages,
+  ICreationProgress,
+  IEnvironment,
+  standby
+} from './util';
+
+export { createLabel };
+export type { IEnvironment };
 
 const defaultTrans = () => nullTranslator.load(TRANSLATION_DOMAIN);
-
-export type EnvironmentState = 'ready' | 'missing' | 'incomplete' | 'broken' | 'creating';
-
-/** A creation/repair started through the REST API. */
-export interface ICreation {
-  state: 'running' | 'done' | 'failed';
-  step: string;
-  started_at: number;
-  log: string[];
-  error: string | null;
-}
-
-/** One entry of `GET workbench/api/environments`. */
-export interface IEnvironment {
-  name: string;
-  display_name: string;
-  description?: string;
-  kernel_name: string;
-  python: string | null;
-  packages: { [dist: string]: string };
-  /** tf2: a GPU build with a GPU visible; null for environments that ignore GPUs. */
-  gpu: boolean | null;
-  gpu_visible?: boolean;
-  ready: boolean;
-  state: EnvironmentState;
-  message: string;
-  cull_idle_timeout?: number | null;
-  creation?: ICreation;
-}
-
-/** What the panel shows while a creation runs (or after it ended). */
-export interface ICreationProgress {
-  name: string;
-  running: boolean;
-  step: string;
-  log: string[];
-  error: string | null;
-}
-
-/** Key packages, in the order they are worth showing, with readable names. */
-const KEY_PACKAGES: [string, string][] = [
-  ['tensorflow', 'TensorFlow'],
-  ['tensorflow-cpu', 'TensorFlow (CPU)'],
-  ['keras', 'Keras'],
-  ['tf_keras', 'tf_keras'],
-  ['numpy', 'NumPy'],
-  ['pandas', 'pandas'],
-  ['ipykernel', 'ipykernel'],
-  ['fsspec', 'fsspec']
-];
-
-/** "TensorFlow 2.21.0, Keras 3.15.1, NumPy 2.4.6" (at most `max` packages). */
-export function describePackages(packages: { [dist: string]: string }, max = 4): string {
-  const norm: { [dist: string]: string } = {};
-  for (const [dist, version] of Object.entries(packages || {})) {
-    norm[dist.toLowerCase().replace(/_/g, '-')] = version;
-  }
-  const out: string[] = [];
-  let hasTF = false;
-  for (const [dist, label] of KEY_PACKAGES) {
-    const version = norm[dist.replace(/_/g, '-')];
-    if (version === undefined) {
-      continue;
-    }
-    if (dist === 'tensorflow-cpu' && hasTF) {
-      continue;
-    }
-    hasTF = hasTF || dist.startsWith('tensorflow');
-    out.push(`${label} ${version}`);
-    if (out.length >= max) {
-      break;
-    }
-  }
-  return out.join(', ');
-}
-
-/** A sentence about the GPU for GPU-aware environments, null for the others. */
-export function describeGpu(
-  env: IEnvironment,
-  trans: TranslationBundle = defaultTrans()
-): string | null {
-  if (env.gpu === null || env.gpu === undefined) {
-    return null;
-  }
-  if (env.gpu) {
-    return trans.__('visible and used by TensorFlow');
-  }
-  if (env.gpu_visible) {
-    return trans.__(
-      'visible, but this is a CPU build (Repair/Update to rebuild for the GPU)'
-    );
-  }
-  return trans.__('none visible (TensorFlow runs on the CPU)');
-}
-
-/** The label of the button that (re)builds an environment, null when none is needed. */
-export function createLabel(
-  env: IEnvironment,
-  trans: TranslationBundle = defaultTrans()
-): string | null {
-  switch (env.state) {
-    case 'missing':
-      return trans.__('Create');
-    case 'incomplete':
-    case 'broken':
-      return trans.__('Repair');
-    case 'creating':
-      return null;
-    default:
-      return /older definition|different GPU/.test(env.message)
-        ? trans.__('Update')
-        : null;
-  }
-}
-
-/** A minimal signal (this package does not depend on @lumino/signaling). */
-export class Listeners<T> {
-  connect(fn: (value: T) => void): void {
-    this._fns.add(fn);
-  }
-  disconnect(fn: (value: T) => void): void {
-    this._fns.delete(fn);
-  }
-  emit(value: T): void {
-    for (const fn of [...this._fns]) {
-      try {
-        fn(value);
-      } catch (error) {
-        console.error(error);
-      }
-    }
-  }
-  private _fns = new Set<(value: T) => void>();
-}
 
 export interface ICreationEnded {
   name: string;
@@ -155,25 +34,50 @@ export interface ICreationEnded {
   error: string | null;
 }
 
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+/** A creation this model follows until it ends. */
+interface IFollowed {
+  promise: Promise<IEnvironment>;
+  resolve: (env: IEnvironment) => void;
+  reject: (error: Error) => void;
+  /** The POST was answered (or the creation was started elsewhere): its state counts. */
+  started: boolean;
+}
 
 /**
- * The environments and the creations in flight. One instance is shared by the panel, the
- * status bar item and the commands.
+ * The environments and the creations in flight; one instance is shared by the panel, the
+ * status bar item and the commands. Owns the REST calls and polls them with a `Poll`:
+ * every `followInterval` ms while a creation runs (its step and pip's last lines), every
+ * `interval` ms otherwise, in standby while the page is hidden or the user is logged out.
+ * Emits `changed` after each listing or progress step, `creationEnded` when one ends.
  */
 export class EnvironmentsModel {
-  constructor(options: { pollInterval?: () => number; trans?: TranslationBundle } = {}) {
+  constructor(
+    options: {
+      interval?: number;
+      followInterval?: number;
+      trans?: TranslationBundle;
+      standby?: () => boolean | 'when-hidden';
+    } = {}
+  ) {
     this._trans = options.trans ?? defaultTrans();
-    this._pollInterval = options.pollInterval ?? (() => 1000);
+    this._interval = options.interval ?? 60_000;
+    this._followInterval = options.followInterval ?? 1000;
+    this._poll = new Poll({
+      auto: false,
+      factory: () => this._tick(),
+      frequency: { interval: this._interval, backoff: true, max: 300_000 },
+      name: 'jupyter-workbench:environments',
+      standby: options.standby ?? standby
+    });
   }
 
   /** Emitted when the list, or a creation's progress, changed. */
-  get changed(): Listeners<void> {
+  get changed(): ISignal<this, void> {
     return this._changed;
   }
 
-  /** Emitted with the environment's name when a creation ended (either way). */
-  get creationEnded(): Listeners<ICreationEnded> {
+  /** Emitted when a creation ended (either way). */
+  get creationEnded(): ISignal<this, ICreationEnded> {
     return this._creationEnded;
   }
 
@@ -188,6 +92,11 @@ export class EnvironmentsModel {
 
   get loaded(): boolean {
     return this._loaded;
+  }
+
+  /** The poll, for its state and frequency (tests, diagnostics). */
+  get poll(): Poll {
+    return this._poll;
   }
 
   get(name: string): IEnvironment | undefined {
@@ -206,19 +115,21 @@ export class EnvironmentsModel {
     return this._progress.get(name);
   }
 
-  /** Whether a creation of `name` started here is still running. */
+  /** Whether a creation of `name` is followed here (started here or seen running). */
   isCreating(name: string): boolean {
-    return this._waiters.has(name);
+    return this._followed.has(name);
   }
 
-  /** Fetch the list; never throws (the error is kept in `error`). */
-  refresh(): Promise<void> {
-    if (!this._refreshing) {
-      this._refreshing = this._refresh().finally(() => {
-        this._refreshing = null;
-      });
+  /** List now (and start polling); never throws (the error is kept in `error`). */
+  async refresh(): Promise<void> {
+    if (this._poll.isDisposed) {
+      return;
     }
-    return this._refreshing;
+    if (this._poll.state.phase === 'constructed') {
+      void this._poll.start();
+    }
+    await this._poll.refresh();
+    await this._poll.tick.catch(() => undefined);
   }
 
   /** Resolves once the list was fetched at least once. */
@@ -234,123 +145,174 @@ export class EnvironmentsModel {
    * Calling it again while one runs joins the running one.
    */
   create(name: string): Promise<IEnvironment> {
-    const running = this._waiters.get(name);
-    if (running) {
-      return running;
+    const followed = this._follow(name, false);
+    if (!followed.started && !this._posting.has(name)) {
+      this._posting.add(name);
+      void this._post(name, followed).finally(() => this._posting.delete(name));
     }
-    const promise = this._create(name).finally(() => {
-      this._waiters.delete(name);
-      this._changed.emit();
+    return followed.promise;
+  }
+
+  dispose(): void {
+    this._poll.dispose();
+    Signal.clearData(this);
+  }
+
+  private _follow(name: string, started: boolean): IFollowed {
+    const known = this._followed.get(name);
+    if (known) {
+      return known;
+    }
+    let resolve!: (env: IEnvironment) => void;
+    let reject!: (error: Error) => void;
+    const promise = new Promise<IEnvironment>((res, rej) => {
+      resolve = res;
+      reject = rej;
     });
-    this._waiters.set(name, promise);
-    this._changed.emit();
-    return promise;
-  }
-
-  private async _refresh(): Promise<void> {
-    try {
-      const envs = await requestAPI<IEnvironment[]>('environments');
-      this._envs = envs;
-      this._error = null;
-      this._loaded = true;
-      // A creation started elsewhere (another tab, the CLI): follow it too.
-      for (const env of envs) {
-        if (env.state === 'creating' && !this._waiters.has(env.name)) {
-          void this.create(env.name).catch(() => undefined);
-        }
-      }
-    } catch (error) {
-      this._error = (error as Error).message;
-    }
-    this._changed.emit();
-  }
-
-  private async _create(name: string): Promise<IEnvironment> {
-    const progress: ICreationProgress = {
+    const followed: IFollowed = { promise, resolve, reject, started };
+    this._followed.set(name, followed);
+    this._progress.set(name, {
       name,
       running: true,
       step: this._trans.__('starting'),
       log: [],
       error: null
-    };
-    this._progress.set(name, progress);
+    });
+    this._setFrequency();
     this._changed.emit();
-    const current = this.get(name);
-    try {
-      if (!current || current.state !== 'creating') {
-        try {
-          await requestAPI(`environments/${encodeURIComponent(name)}`, {
-            method: 'POST',
-            body: '{}'
-          });
-        } catch (error) {
-          // 409: already being created (by another tab): follow that one.
-          const status = (error as { response?: Response }).response?.status;
-          if (status !== 409 || !/already being created/.test((error as Error).message)) {
-            throw error;
-          }
-        }
-      }
-      let env: IEnvironment;
-      for (;;) {
-        await sleep(this._pollInterval());
-        env = await requestAPI<IEnvironment>(`environments/${encodeURIComponent(name)}`);
-        this._update(env);
-        const creation = env.creation;
-        if (creation) {
-          progress.step = creation.step || progress.step;
-          progress.log = creation.log.slice(-6);
-          if (creation.state !== 'running') {
-            if (creation.state === 'failed') {
-              throw new Error(
-                creation.error || this._trans.__('Creating %1 failed.', name)
-              );
-            }
-            break;
-          }
-        } else if (env.state !== 'creating') {
-          break; // created by someone else (the CLI): no creation record here
-        } else {
-          progress.step = env.message;
-        }
-        this._changed.emit();
-      }
-      progress.running = false;
-      progress.step = env.ready ? this._trans.__('%1 is ready', name) : env.message;
-      if (!env.ready) {
-        throw new Error(env.message || this._trans.__('%1 is not ready.', name));
-      }
-      this._creationEnded.emit({ name, ok: true, error: null });
-      void this.refresh();
-      return env;
-    } catch (error) {
-      progress.running = false;
-      progress.error = (error as Error).message;
-      this._creationEnded.emit({ name, ok: false, error: progress.error });
-      void this.refresh();
-      throw error;
-    }
+    return followed;
   }
 
-  private _update(env: IEnvironment): void {
+  private async _post(name: string, followed: IFollowed): Promise<void> {
+    if (this.get(name)?.state !== 'creating') {
+      try {
+        await requestAPI(`environments/${encodeURIComponent(name)}`, {
+          method: 'POST',
+          body: '{}'
+        });
+      } catch (error) {
+        // 409: already being created (by another tab): follow that one.
+        const status = (error as { response?: Response }).response?.status;
+        if (status !== 409 || !/already being created/.test((error as Error).message)) {
+          this._end(name, null, error as Error);
+          return;
+        }
+      }
+    }
+    followed.started = true;
+    await this.refresh();
+  }
+
+  private async _tick(): Promise<void> {
+    try {
+      this._envs = await requestAPI<IEnvironment[]>('environments');
+      this._error = null;
+      this._loaded = true;
+    } catch (error) {
+      this._error = (error as Error).message;
+    }
+    // A creation started elsewhere (another tab, the CLI): follow it too.
+    for (const env of this._envs) {
+      if (env.state === 'creating' && !this._followed.has(env.name)) {
+        this._follow(env.name, true);
+      }
+    }
+    await Promise.all(
+      [...this._followed]
+        .filter(([, followed]) => followed.started)
+        .map(([name]) => this._check(name))
+    );
+    this._setFrequency();
+    this._changed.emit();
+  }
+
+  /** Read a followed creation's state; end it when it is over. */
+  private async _check(name: string): Promise<void> {
+    let env: IEnvironment;
+    try {
+      env = await requestAPI<IEnvironment>(`environments/${encodeURIComponent(name)}`);
+    } catch {
+      return; // a network blip: the next tick asks again
+    }
     const i = this._envs.findIndex(e => e.name === env.name);
     if (i >= 0) {
       this._envs[i] = env;
     } else {
       this._envs.push(env);
     }
+    const progress = this._progress.get(name)!;
+    const creation = env.creation;
+    if (creation) {
+      progress.step = creation.step || progress.step;
+      progress.log = creation.log.slice(-6);
+      if (creation.state === 'running') {
+        return;
+      }
+      if (creation.state === 'failed') {
+        this._end(
+          name,
+          env,
+          new Error(creation.error || this._trans.__('Creating %1 failed.', name))
+        );
+        return;
+      }
+    } else if (env.state === 'creating') {
+      progress.step = env.message; // started elsewhere: no creation record here
+      return;
+    }
+    this._end(
+      name,
+      env,
+      env.ready
+        ? null
+        : new Error(env.message || this._trans.__('%1 is not ready.', name))
+    );
+  }
+
+  private _end(name: string, env: IEnvironment | null, error: Error | null): void {
+    const followed = this._followed.get(name);
+    const progress = this._progress.get(name);
+    this._followed.delete(name);
+    if (progress) {
+      progress.running = false;
+      progress.error = error ? error.message : null;
+      if (!error && env) {
+        progress.step = this._trans.__('%1 is ready', name);
+      } else if (env) {
+        progress.step = env.message;
+      }
+    }
+    this._creationEnded.emit({ name, ok: !error, error: error?.message ?? null });
+    if (followed) {
+      if (error || !env) {
+        followed.reject(error ?? new Error(this._trans.__('%1 is not ready.', name)));
+      } else {
+        followed.resolve(env);
+      }
+    }
+    this._setFrequency();
+    this._changed.emit();
+  }
+
+  private _setFrequency(): void {
+    const interval = this._followed.size ? this._followInterval : this._interval;
+    if (!this._poll.isDisposed && this._poll.frequency.interval !== interval) {
+      this._poll.frequency = { ...this._poll.frequency, interval };
+    }
   }
 
   private _envs: IEnvironment[] = [];
   private _error: string | null = null;
   private _loaded = false;
-  private _refreshing: Promise<void> | null = null;
+  private _poll: Poll;
+  private _interval: number;
+  private _followInterval: number;
   private _progress = new Map<string, ICreationProgress>();
-  private _waiters = new Map<string, Promise<IEnvironment>>();
-  private _pollInterval: () => number;
+  private _followed = new Map<string, IFollowed>();
+  private _posting = new Set<string>();
   private _trans: TranslationBundle;
-  private _changed = new Listeners<void>();
-  private _creationEnded = new Listeners<ICreationEnded>();
+  private _changed = new Signal<this, void>(this);
+  private _creationEnded = new Signal<this, ICreationEnded>(this);
 }
 
 export interface IEnvironmentsPanelOptions {
@@ -381,7 +343,7 @@ export class EnvironmentsPanel extends Widget {
       this._error,
       this._list
     );
-    options.model.changed.connect(() => this.update());
+    options.model.changed.connect(() => this.update(), this);
   }
 
   protected onAfterShow(): void {

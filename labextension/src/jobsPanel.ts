@@ -14,63 +14,66 @@ import { Widget } from '@lumino/widgets';
 import { requestAPI } from './api';
 import { button, h, row, say, textInput, useSelectedButton } from './dom';
 import { TRANSLATION_DOMAIN } from './tokens';
+import {
+  appendLog,
+  duration,
+  finishedSince,
+  ILogBuffer,
+  IJob,
+  RUNNABLE,
+  standby
+} from './util';
 
-export interface IJob {
-  id: string;
-  name: string;
-  kind: 'notebook' | 'python' | 'shell';
-  path: string | null;
-  environment: string;
-  state: 'running' | 'succeeded' | 'failed' | 'cancelled';
-  created_at: number;
-  started_at: number | null;
-  ended_at: number | null;
-  exit_code: number | null;
-  reason: string | null;
-  output: string | null;
-}
+export { RUNNABLE };
+export type { IJob };
 
-export interface IJobLog {
+/** `GET workbench/api/jobs/{id}/log?offset=N`: the log's bytes from `offset` to `next`. */
+export interface IJobLogReply {
   id: string;
   log: string;
   size: number;
+  offset: number;
+  next: number;
   truncated: boolean;
 }
 
-export const RUNNABLE = /\.(ipynb|py|sh)$/i;
-
-/** "12 s", "3 min 4 s", "1.5 h". */
-export function duration(job: IJob, now = Date.now() / 1000): string {
-  const start = job.started_at ?? job.created_at;
-  const end = job.ended_at ?? now;
-  const s = Math.max(0, Math.round(end - start));
-  return s < 60
-    ? `${s} s`
-    : s < 3600
-      ? `${Math.floor(s / 60)} min ${s % 60} s`
-      : `${(s / 3600).toFixed(1)} h`;
-}
-
-/** Jobs whose state changed between two listings from running to a final state. */
-export function finishedSince(before: IJob[], after: IJob[]): IJob[] {
-  const running = new Set(before.filter(j => j.state === 'running').map(j => j.id));
-  return after.filter(j => running.has(j.id) && j.state !== 'running');
+/** A watched job's log as the panel shows it. */
+export interface IJobLog extends ILogBuffer {
+  id: string;
+  /** Why the last read failed, if it did. */
+  error: string | null;
 }
 
 /**
- * The jobs as the server lists them. Polls every `interval` ms while a job runs or a log is
- * watched (slowly otherwise), in standby while the page or the panel is hidden; emits
- * `changed` after each listing and `finished` for each job that ended since the last one.
+ * The jobs as the server lists them. Polls every `interval` ms while a job runs (slowly
+ * otherwise), in standby while the page is hidden or the user is logged out; emits `changed`
+ * after each listing and `finished` for each job that ended since the last one.
+ *
+ * A watched job's log is followed by a second poll, every `logInterval` ms, that asks only
+ * for what was written since the last read (`?offset=`), so output shows as cells print it.
  */
 export class JobsModel {
-  constructor(options: { interval?: number; standby?: () => boolean } = {}) {
+  constructor(
+    options: {
+      interval?: number;
+      logInterval?: number;
+      standby?: () => boolean | 'when-hidden';
+    } = {}
+  ) {
     this._interval = options.interval ?? 2000;
     this._poll = new Poll({
       auto: false,
       factory: () => this._tick(),
       frequency: { interval: this._interval, backoff: true, max: 60_000 },
       name: 'jupyter-workbench:jobs',
-      standby: () => options.standby?.() || 'when-hidden'
+      standby: options.standby ?? standby
+    });
+    this._logPoll = new Poll({
+      auto: false,
+      factory: () => this._readLogs(),
+      frequency: { interval: options.logInterval ?? 1000, backoff: true, max: 30_000 },
+      name: 'jupyter-workbench:job-logs',
+      standby: options.standby ?? standby
     });
   }
 
@@ -83,7 +86,7 @@ export class JobsModel {
     return this._finished;
   }
 
-  /** A watched job's log was (re)read. */
+  /** A watched job's log grew (or its read failed). */
   get logChanged(): ISignal<this, IJobLog> {
     return this._logChanged;
   }
@@ -134,14 +137,20 @@ export class JobsModel {
     return job;
   }
 
-  /** Follow (or stop following) a job's log: it is re-read on each tick while watched. */
+  /** Follow (or stop following) a job's log: what it adds is read on each log tick. */
   watch(id: string, on: boolean): void {
     if (on) {
       this._watched.add(id);
-      void this._readLog(id);
-      void this.refresh();
+      if (this._logPoll.state.phase === 'constructed') {
+        void this._logPoll.start();
+      }
+      void this._logPoll.refresh();
     } else {
       this._watched.delete(id);
+      this._logs.delete(id);
+      if (!this._watched.size) {
+        void this._logPoll.stop();
+      }
     }
   }
 
@@ -151,6 +160,8 @@ export class JobsModel {
 
   dispose(): void {
     this._poll.dispose();
+    this._logPoll.dispose();
+    Signal.clearData(this);
   }
 
   private async _tick(): Promise<void> {
@@ -165,8 +176,8 @@ export class JobsModel {
     }
     const before = this._jobs;
     this._jobs = jobs;
-    // Often while something runs or a log is watched, rarely otherwise.
-    const busy = this.running.length > 0 || this._watched.size > 0;
+    // Often while something runs, rarely otherwise.
+    const busy = this.running.length > 0;
     const interval = busy ? this._interval : this._interval * 15;
     if (this._poll.frequency.interval !== interval) {
       this._poll.frequency = { ...this._poll.frequency, interval };
@@ -178,19 +189,44 @@ export class JobsModel {
       }
     }
     this._listed = true;
+  }
+
+  private async _readLogs(): Promise<void> {
     await Promise.all([...this._watched].map(id => this._readLog(id)));
   }
 
+  /** Read what the log gained since the last read (the tail on the first). */
   private async _readLog(id: string): Promise<void> {
-    try {
-      const log = await requestAPI<IJobLog>(`jobs/${encodeURIComponent(id)}/log`);
-      this._logs.set(id, log);
-      this._logChanged.emit(log);
-    } catch (error) {
-      const log = { id, log: (error as Error).message, size: 0, truncated: false };
-      this._logs.set(id, log);
-      this._logChanged.emit(log);
+    const known = this._logs.get(id);
+    const job = this._jobs.find(j => j.id === id);
+    if (known && !known.error && job && job.state !== 'running' && known.final) {
+      return; // ended, and read to its end after it ended
     }
+    const query = known && !known.error ? `?offset=${known.next}` : '';
+    let log: IJobLog & { final?: boolean };
+    try {
+      const reply = await requestAPI<IJobLogReply>(
+        `jobs/${encodeURIComponent(id)}/log${query}`
+      );
+      if (!this._watched.has(id)) {
+        return;
+      }
+      if (known && !known.error && reply.log === '' && reply.next === known.next) {
+        known.final = !!job && job.state !== 'running';
+        return; // nothing new
+      }
+      log = { id, error: null, ...appendLog(known?.error ? undefined : known, reply) };
+    } catch (error) {
+      log = {
+        id,
+        text: known?.text ?? '',
+        next: known?.next ?? 0,
+        truncated: known?.truncated ?? false,
+        error: (error as Error).message
+      };
+    }
+    this._logs.set(id, log);
+    this._logChanged.emit(log);
   }
 
   private _poll: Poll;
@@ -198,7 +234,8 @@ export class JobsModel {
   private _listed = false;
   private _interval: number;
   private _error: string | null = null;
-  private _logs = new Map<string, IJobLog>();
+  private _logPoll: Poll;
+  private _logs = new Map<string, IJobLog & { final?: boolean }>();
   private _watched = new Set<string>();
   private _changed = new Signal<this, IJob[]>(this);
   private _finished = new Signal<this, IJob>(this);
@@ -409,26 +446,51 @@ export class JobsPanel extends Widget {
     if (watched) {
       const log = this._model.log(job.id);
       item.append(
-        h('pre', { className: 'jp-WorkbenchJobs-log' }, log ? this._logText(log) : '…')
+        h(
+          'pre',
+          {
+            className: 'jp-WorkbenchJobs-log',
+            'data-complete': String(!!log?.text && !log?.error)
+          },
+          log ? this._logText(log) : '…'
+        )
       );
     }
     return item;
   }
 
   private _logText(log: IJobLog): string {
-    return (log.truncated ? '…\n' : '') + (log.log || this._trans.__('(no output yet)'));
+    const text =
+      (log.truncated ? '…\n' : '') + (log.text || this._trans.__('(no output yet)'));
+    return log.error
+      ? `${text}\n${this._trans.__('Cannot read the log: %1', log.error)}`
+      : text;
   }
 
+  /** Show what a watched log gained: appended to what is shown, so nothing flickers. */
   private _onLog(_: JobsModel, log: IJobLog): void {
     const pre = this._list.querySelector(
       `[data-job="${log.id}"] .jp-WorkbenchJobs-log`
     ) as HTMLElement | null;
-    if (pre) {
-      const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-      pre.textContent = this._logText(log);
-      if (atEnd) {
-        pre.scrollTop = pre.scrollHeight;
-      }
+    if (!pre) {
+      return;
+    }
+    const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    const text = this._logText(log);
+    const shown = pre.textContent ?? '';
+    if (
+      !log.error &&
+      shown &&
+      text.startsWith(shown) &&
+      pre.dataset.complete === 'true'
+    ) {
+      pre.append(text.slice(shown.length));
+    } else {
+      pre.textContent = text;
+    }
+    pre.dataset.complete = String(!!log.text && !log.error);
+    if (atEnd) {
+      pre.scrollTop = pre.scrollHeight;
     }
   }
 

@@ -11,46 +11,21 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { requestAPI } from './api';
-import { button, checkbox, formatBytes, h, row, say, select, textInput } from './dom';
+import { button, checkbox, h, row, say, select, textInput } from './dom';
 import { TRANSLATION_DOMAIN } from './tokens';
+import {
+  buildMountRequest,
+  formatBytes,
+  IListingEntry,
+  IListingPage,
+  IMount,
+  IMountRequest,
+  MountKind,
+  standby
+} from './util';
 
-/** A mount as `GET workbench/api/mounts` describes it (never with secrets). */
-export interface IMount {
-  name: string;
-  url: string;
-  protocol: string;
-  options: { [key: string]: unknown };
-  read_only: boolean;
-  secret_options: string[];
-  path: string;
-  local_path: string | null;
-  state: { state: 'ok' | 'error' | 'unknown'; message: string | null };
-  fuse: unknown;
-  listing_page_size: number;
-  in_file_browser: boolean;
-}
-
-export interface IListingEntry {
-  name: string;
-  path: string;
-  type: 'file' | 'directory';
-  size: number;
-  last_modified: string | null;
-}
-
-export interface IListingPage {
-  path: string;
-  entries: IListingEntry[];
-  next_marker: string | null;
-}
-
-/** What the user asked for, as the REST API takes it. */
-export interface IMountRequest {
-  name: string;
-  url: string;
-  options: { [key: string]: string };
-  read_only: boolean;
-}
+export { buildMountRequest };
+export type { IListingEntry, IListingPage, IMount, IMountRequest };
 
 export interface IMountsPanelOptions {
   /** Show `path` (a folder) in the file browser. */
@@ -69,94 +44,6 @@ export interface IMountsPanelOptions {
   trans?: TranslationBundle;
 }
 
-type Kind = 'oss' | 'nas' | 'smb' | 'url';
-
-const trimSlashes = (s: string) => s.trim().replace(/^\/+|\/+$/g, '');
-
-/** Build the REST request from the form's values; throws a plain message when incomplete. */
-export function buildMountRequest(
-  kind: Kind,
-  values: { [field: string]: string },
-  readOnly: boolean,
-  trans: TranslationBundle = nullTranslator.load(TRANSLATION_DOMAIN)
-): IMountRequest {
-  const v = (name: string) => (values[name] || '').trim();
-  const options: { [key: string]: string } = {};
-  const setIf = (key: string, value: string) => {
-    if (value) {
-      options[key] = value;
-    }
-  };
-  let url: string;
-  let suggested = '';
-  if (kind === 'oss') {
-    const bucket = v('bucket');
-    if (!bucket) {
-      throw new Error(trans.__('Enter the bucket name.'));
-    }
-    if (!v('endpoint')) {
-      throw new Error(
-        trans.__('Enter the OSS endpoint, e.g. https://oss-cn-hangzhou.aliyuncs.com.')
-      );
-    }
-    const prefix = trimSlashes(v('prefix'));
-    url = `oss://${bucket}${prefix ? '/' + prefix : ''}`;
-    setIf('endpoint', v('endpoint'));
-    setIf('key', v('key'));
-    setIf('secret', values.secret || '');
-    setIf('token', values.token || '');
-    suggested = bucket;
-  } else if (kind === 'nas') {
-    url = v('location');
-    if (!url) {
-      throw new Error(
-        trans.__('Enter a path (/mnt/nas/share) or a nas://server:/export URL.')
-      );
-    }
-    if (url.startsWith('/')) {
-      url = `file://${url}`;
-    }
-    suggested =
-      trimSlashes(url.replace(/^[a-z]+:\/\//, ''))
-        .split('/')
-        .pop() || '';
-  } else if (kind === 'smb') {
-    const server = v('server');
-    const share = trimSlashes(v('share'));
-    if (!server || !share) {
-      throw new Error(trans.__('Enter the SMB server and share.'));
-    }
-    const sub = trimSlashes(v('subpath'));
-    url = `smb://${server}/${share}${sub ? '/' + sub : ''}`;
-    setIf('username', v('username'));
-    setIf('password', values.password || '');
-    suggested = share;
-  } else {
-    url = v('url');
-    if (!url) {
-      throw new Error(trans.__('Enter an fsspec URL such as s3://bucket/prefix.'));
-    }
-    for (const line of (values.options || '').split('\n')) {
-      const text = line.trim();
-      if (!text || text.startsWith('#')) {
-        continue;
-      }
-      const eq = text.indexOf('=');
-      if (eq <= 0) {
-        throw new Error(trans.__('Options must be key=value lines, got "%1".', text));
-      }
-      options[text.slice(0, eq).trim()] = text.slice(eq + 1).trim();
-    }
-  }
-  const name = v('name') || suggested.replace(/[^A-Za-z0-9._-]/g, '-');
-  if (!name) {
-    throw new Error(
-      trans.__('Enter a name for the mount (it becomes the folder mnt/<name>).')
-    );
-  }
-  return { name, url, options, read_only: readOnly };
-}
-
 /**
  * The mounts as the server lists them. Owns the REST calls; polls (slowly: a mount's health
  * changes rarely) while someone looks, and emits `changed` after every listing.
@@ -168,7 +55,7 @@ export class MountsModel {
       factory: () => this._list(),
       frequency: { interval: options.interval ?? 30_000, backoff: true, max: 300_000 },
       name: 'jupyter-workbench:mounts',
-      standby: () => this._standby || 'when-hidden'
+      standby: () => this._standby || standby()
     });
   }
 
@@ -643,7 +530,7 @@ export class MountsPanel extends Widget {
     let request: IMountRequest;
     try {
       request = buildMountRequest(
-        this._kind.value as Kind,
+        this._kind.value as MountKind,
         values,
         this._readOnly.checked,
         trans

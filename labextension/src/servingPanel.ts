@@ -10,6 +10,7 @@ import { Widget } from '@lumino/widgets';
 
 import { requestAPI, requestRaw } from './api';
 import { button, h, say, textInput, useSelectedButton } from './dom';
+import { standby } from './util';
 
 export interface IVersionStatus {
   version: string;
@@ -223,7 +224,7 @@ export class ServingPanel extends Widget {
     this._poll = new Poll({
       factory: () => this.refresh(),
       frequency: { interval: 3000, backoff: true, max: 30000 },
-      standby: 'when-hidden'
+      standby
     });
   }
 

@@ -22,6 +22,7 @@ import { LoginDialog } from './sessionDialog';
 import { FetchGuard, SessionMonitor } from './sessionMonitor';
 import { formatCountdown, SessionCountdown, SessionSummary } from './sessionStatus';
 import { IWorkbenchSidebar } from './tokens';
+import { setLoggedOut } from './util';
 
 export const SESSION_PLUGIN_ID = 'jupyter-workbench:session';
 
@@ -86,6 +87,8 @@ const sessionPlugin: JupyterFrontEndPlugin<void> = {
     }
     const trans = bundle();
     const monitor = new SessionMonitor();
+    // Every model's poll stands by while logged out (instead of queueing in the guard).
+    setLoggedOut(() => monitor.loggedOut);
     const guard = new FetchGuard(monitor);
     guard.install(serverSettings(app));
     const dialog = new LoginDialog(monitor);

@@ -7,17 +7,9 @@ import { Widget } from '@lumino/widgets';
 import { button, h } from './dom';
 import { trans } from './i18n';
 import { ISessionState, SessionMonitor } from './sessionMonitor';
+import { formatCountdown } from './util';
 
-/** "2:59:41" or "4:05". */
-export function formatCountdown(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds));
-  const hours = Math.floor(s / 3600);
-  const minutes = Math.floor((s % 3600) / 60);
-  const secs = String(s % 60).padStart(2, '0');
-  return hours > 0
-    ? `${hours}:${String(minutes).padStart(2, '0')}:${secs}`
-    : `${minutes}:${secs}`;
-}
+export { formatCountdown };
 
 function clockTime(epochSeconds: number, offsetMs: number): string {
   return new Date(epochSeconds * 1000 - offsetMs).toLocaleTimeString();

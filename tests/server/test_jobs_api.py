@@ -141,3 +141,55 @@ async def test_the_handshake_lists_session_and_jobs(jp_fetch):
     response = await jp_fetch("workbench", "api", "status")
     features = json.loads(response.body)["features"]
     assert features["session"] is True and features["jobs"] is True
+
+
+async def test_a_follower_reads_each_part_of_a_running_log_once(jp_fetch, jp_root_dir):
+    # Given a job that prints in steps, each waiting for a flag file, the second step ending
+    # in the middle of a UTF-8 character ("中" is e4 b8 ad)
+    flags = [jp_root_dir / f"go{i}" for i in range(2)]
+    (jp_root_dir / "steps.py").write_text(
+        "import os, sys, time\n"
+        "def wait(p):\n    while not os.path.exists(p):\n        time.sleep(0.02)\n"
+        "print('step 1', flush=True)\n"
+        f"wait({str(flags[0])!r})\n"
+        "sys.stdout.buffer.write(b'step 2 \\xe4\\xb8'); sys.stdout.flush()\n"
+        f"wait({str(flags[1])!r})\n"
+        "sys.stdout.buffer.write(b'\\xad done\\n'); sys.stdout.flush()\n"
+    )
+    _, job = await api(jp_fetch, method="POST", body={"path": "steps.py"})
+
+    async def read_until(offset, want):
+        for _ in range(300):
+            params = {} if offset is None else {"offset": offset}
+            response = await jp_fetch("workbench", "api", "jobs", job["id"], "log", params=params)
+            log = json.loads(response.body)
+            if log["log"] == want:
+                return log
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"log never became {want!r}: {log}")
+
+    # When a follower reads the tail, then from each reply's `next`
+    first = await read_until(None, "step 1\n")
+    assert (first["offset"], first["next"], first["truncated"]) == (0, 7, False)
+    nothing = await read_until(first["next"], "")
+    assert nothing["next"] == first["next"]
+    flags[0].write_text("go")
+    # Then the half-written character is held back until it is complete
+    second = await read_until(first["next"], "step 2 ")
+    assert second["next"] == first["next"] + 7 and second["size"] == second["next"] + 2
+    flags[1].write_text("go")
+    third = await read_until(second["next"], "中 done\n")
+    assert third["offset"] == second["next"] and third["next"] == third["size"]
+    # and the pieces are the whole log, each part once
+    whole = await read_until(None, "step 1\nstep 2 中 done\n")
+    assert whole["next"] == third["next"]
+    # A follower that fell further behind than `bytes` gets the tail from a line start
+    response = await jp_fetch(
+        "workbench", "api", "jobs", job["id"], "log", params={"offset": 0, "bytes": 20}
+    )
+    behind = json.loads(response.body)
+    assert behind["truncated"] is True and behind["log"] == "step 2 中 done\n"
+    assert behind["offset"] == len(b"step 1\n") and behind["next"] == whole["next"]
+    with pytest.raises(HTTPClientError) as e:
+        await jp_fetch("workbench", "api", "jobs", job["id"], "log", params={"offset": -1})
+    assert e.value.code == 400 and "offset" in json.loads(e.value.response.body)["message"]

@@ -73,3 +73,44 @@ def test_cancel_asks_first_and_a_cancelled_jobs_output_says_why_it_cannot_open(l
     message.wait_for()
     assert "was cancelled before it wrote its executed notebook" in message.inner_text()
     assert not [e for e in errors if "404" in e or "Not Found" in e], errors
+
+
+def test_a_watched_log_shows_each_cells_output_as_it_runs_reading_only_what_is_new(lab, page):
+    # Given a notebook whose second cell waits for a flag file before the third prints
+    flag = lab.root / "go-on"
+    make_notebook(
+        lab.root / "steps.ipynb",
+        "print('first cell done', flush=True)",
+        f"import os, time\nwhile not os.path.exists({str(flag)!r}):\n    time.sleep(0.05)",
+        "print('third cell done')",
+    )
+    log_requests = []
+    page.on(
+        "request",
+        lambda r: (
+            log_requests.append(r.url)
+            if "/workbench/api/jobs/" in r.url and r.url.split("?")[0].endswith("/log")
+            else None
+        ),
+    )
+    open_lab(page, lab)
+    jobs, item = run_job(page, "steps.ipynb")
+
+    # When the user opens its log while it runs
+    item.get_by_role("button", name="Log", exact=True).click()
+    log = item.locator(".jp-WorkbenchJobs-log")
+
+    # Then the first cell's output shows before the job has finished
+    log.filter(has_text="first cell done").wait_for(timeout=60_000)
+    assert item.locator(".jp-WorkbenchJobs-state").get_attribute("data-state") == "running"
+    page.wait_for_timeout(2500)  # a few log ticks with nothing new
+    snap(page, "light-jobs-log-streaming", jobs)
+    # and the third's once it ran, each line once
+    flag.write_text("go")
+    log.filter(has_text="third cell done").wait_for(timeout=60_000)
+    text = log.inner_text()
+    assert text.count("first cell done") == 1 and text.count("third cell done") == 1, text
+    # The page asked for the tail once, then only for what came after it
+    assert len(log_requests) >= 3, log_requests
+    assert "offset=" not in log_requests[0], log_requests
+    assert all("offset=" in url for url in log_requests[1:]), log_requests
