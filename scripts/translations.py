@@ -29,7 +29,7 @@ DOMAIN = "jupyter_workbench"
 LOCALE_DIR = ROOT / "jupyter_workbench" / "locale"
 LANGUAGES = {"zh_CN": {"language": "zh-CN", "plural_forms": "nplurals=1; plural=0;"}}
 
-_CALL = re.compile(r"(?:\btrans|_wbTrans)(?:\(\))?\s*\.\s*(__|_n)\s*\(")
+_CALL = re.compile(r"(?:\btrans|\b_trans|_wbTrans)(?:\(\))?\s*\.\s*(__|_n)\s*\(")
 
 
 def _read_literal(src: str, i: int) -> tuple[str, int] | None:
