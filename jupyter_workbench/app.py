@@ -166,9 +166,11 @@ class Workbench(ExtensionApp):
         # The core objects: built once from the traits (read here, once) and handed to the
         # handlers through the tornado settings (``api.base.WorkbenchHandler.<capability>``).
         self.mounts = self._mount_service()
+        # One background-task model: exports and environment creations are jobs of this
+        # manager (detached, on disk), and their REST APIs are views of those jobs.
+        self.jobs = self.job_manager()
         self.exports = self._export_service()
         self.environments = self._environment_service()
-        self.jobs = self.job_manager()
         self.session = SessionPolicy(
             self.session_absolute_timeout, self.session_idle_timeout, self.session_warning
         )
@@ -202,6 +204,7 @@ class Workbench(ExtensionApp):
 
         return ExportService(
             self.root_dir,
+            self.jobs,
             export_python=self.export_python,
             environments_dir=self.environments_dir,
             timeout=self.export_timeout,
@@ -212,7 +215,7 @@ class Workbench(ExtensionApp):
     def _environment_service(self):
         from .environments.service import EnvironmentService
 
-        return EnvironmentService(self.environments_dir, logger=self.log)
+        return EnvironmentService(self.environments_dir, self.jobs, logger=self.log)
 
     def _jobs_running(self) -> bool:
         return any(not job.finished for job in self.jobs.list())
@@ -279,12 +282,12 @@ class Workbench(ExtensionApp):
         self.handlers.extend(collect_handlers())
 
     async def stop_extension(self):
-        # Exports and model servers are stopped (they live with this process); jobs outlive it.
+        # Model servers and mounts are stopped (they live with this process); jobs (notebooks,
+        # scripts, exports, environment creations) outlive it.
         if self.serving is not None:
             self.serving.stop_all()
-        for service in (self.exports, self.mounts):
-            if service is not None:
-                await service.stop()
+        if self.mounts is not None:
+            await self.mounts.stop()
 
 
 def _use_class(serverapp, trait: str, module: str, name: str) -> None:

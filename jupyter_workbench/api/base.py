@@ -8,6 +8,8 @@ them with that status and ``{"message"}`` (``http_error``). The contents bridge 
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 from typing import Any
 
@@ -52,6 +54,13 @@ def http_error(exc: BaseException, api_path: str = "") -> web.HTTPError:
     else:
         message = str(exc) or type(exc).__name__
     return web.HTTPError(status, message)
+
+
+async def off_loop(func, *args, **kwargs):
+    """Run a blocking core call (state files, process checks, a subprocess start) off the
+    event loop."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, functools.partial(func, *args, **kwargs))
 
 
 def _core(capability: str, what: str) -> property:

@@ -2,7 +2,8 @@
 over ``environments.service.EnvironmentService``).
 
 ``GET environments`` lists them as in DESIGN.md; ``POST environments/{name}`` creates or repairs
-one in a worker thread (202) and ``GET environments/{name}`` shows its state and the last
+one as a background job (202; kind ``environment`` under ``workbench/api/jobs``, outliving a
+closed tab and a server restart) and ``GET environments/{name}`` shows its state and the last
 progress lines, so the frontend can offer "create tf2" for a notebook whose environment is missing.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from tornado import web
 
-from .base import API, WorkbenchHandler
+from .base import API, WorkbenchHandler, off_loop
 
 FEATURE = "environments"
 
@@ -28,7 +29,7 @@ class EnvironmentHandler(WorkbenchHandler):
 
     @web.authenticated
     async def post(self, name: str):
-        creation = self.environments.create(name)
+        creation = await off_loop(self.environments.create, name)
         self.reply({"name": name, "creation": creation.to_dict()}, status=202)
 
 

@@ -1,5 +1,6 @@
 """``workbench/api/exports``: server-side SavedModel exports of model files under the root
-(thin over ``export.service.ExportService``)::
+(thin over ``export.service.ExportService``; each export is a job, also listed under
+``workbench/api/jobs`` with kind ``export``, and outlives a closed tab and a server restart)::
 
     GET    exports          [export, ...]
     POST   exports          {source, destination, version?, inputs?, outputs?, ...} -> 202 {id}
@@ -12,32 +13,30 @@ from __future__ import annotations
 from tornado import web
 
 from ..export.request import FIELDS
-from .base import API, WorkbenchHandler
+from .base import API, WorkbenchHandler, off_loop
 
 FEATURE = "export"
 
 
 class ExportsHandler(WorkbenchHandler):
     @web.authenticated
-    def get(self):
-        self.reply([j.to_dict() for j in self.exports.list()])
+    async def get(self):
+        self.reply([j.to_dict() for j in await off_loop(self.exports.list)])
 
     @web.authenticated
-    def post(self):
-        job = self.exports.start(self.json_body(allowed=set(FIELDS)))
+    async def post(self):
+        job = await off_loop(self.exports.start, self.json_body(allowed=set(FIELDS)))
         self.reply({"id": job.id, "state": job.state}, status=202)
 
 
 class ExportHandler(WorkbenchHandler):
     @web.authenticated
-    def get(self, job_id: str):
-        self.reply(self.exports.get(job_id).to_dict())
+    async def get(self, job_id: str):
+        self.reply((await off_loop(self.exports.get, job_id)).to_dict())
 
     @web.authenticated
     async def delete(self, job_id: str):
-        job = self.exports.get(job_id)
-        await self.exports.cancel(job)
-        self.reply(job.to_dict())
+        self.reply((await off_loop(self.exports.cancel, job_id)).to_dict())
 
 
 handlers = [

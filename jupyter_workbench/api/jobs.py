@@ -1,28 +1,22 @@
 """``workbench/api/jobs``: background notebooks and scripts (thin over ``session.jobs.JobManager``).
 
 Jobs run detached from the server (their own session and process group), so nothing here
-stops them: not a closed browser, not an expired login, not a server shutdown.
+stops them: not a closed browser, not an expired login, not a server shutdown. The listing
+also shows the server's exports (kind ``export``) and environment creations (kind
+``environment``), which are jobs of the same manager; POST starts notebooks and scripts only.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-
 from tornado import web
 
 from .base import API, WorkbenchHandler, field
+from .base import off_loop as _off_loop
 
 FEATURE = "jobs"
 _FIELDS = {"path", "environment", "name"}
 LOG_BYTES = 64 * 1024  # default tail of a job's log
 MAX_LOG_BYTES = 16 * 1024 * 1024
-
-
-async def _off_loop(func, *args, **kwargs):
-    """Run a JobManager call (state files, process checks) off the event loop."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, functools.partial(func, *args, **kwargs))
 
 
 class JobsHandler(WorkbenchHandler):

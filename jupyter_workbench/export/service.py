@@ -1,51 +1,72 @@
-"""``ExportService``: the server's exports of model files, one service per server.
+"""``ExportService``: the server's exports of model files, as jobs of the job manager.
 
-Each export runs ``python -m jupyter_workbench.export.worker`` in a subprocess with the
+Each export is a task job (kind ``export``) of the server's
+:class:`~jupyter_workbench.session.jobs.JobManager`: its runner (detached: a closed tab or a
+restarted server does not stop it) runs ``python -m jupyter_workbench.export.worker`` with the
 interpreter that has TensorFlow (``c.Workbench.export_python``, else the tf2 environment's), so
 the server never imports TensorFlow and a crashing export cannot take the server down. The
-worker speaks JSON lines: ``{"event": "progress", "fraction", "message"}`` ... then
-``{"event": "done", "result"}`` or ``{"event": "error", "message"}``. Exports live in memory
-and are cancelled when the server stops (``stop``).
+worker's request (which may carry the destination's credentials) travels on stdin only; the
+job's record on disk keeps the scrubbed source and destination, the progress and the result.
+``GET workbench/api/exports[/id]`` is a view of those jobs (:class:`ExportJob`, the shape the
+REST API always had); they are also listed under ``workbench/api/jobs`` with kind ``export``.
 
 Errors follow the ``jupyter_workbench.errors`` protocol (``ExportError``: 400,
-``ExportNotFoundError``: 404, ``ExportUnavailableError``: 409). No Jupyter imports.
+``ExportNotFoundError``: 404, ``ExportUnavailableError``: 409). No Jupyter imports; the job
+manager is handed in (``jobs``), not imported.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
-import time
-import uuid
 from dataclasses import dataclass
-from dataclasses import field as dc_field
 from typing import Any
 
 from ..confine import DEFAULT_URL_PROTOCOLS
-from ..redact import scrub
+from ..errors import WorkbenchError
 from .errors import ExportNotFoundError, ExportUnavailableError
 from .request import rest_request
 
 log = logging.getLogger(__name__)
+KIND = "export"
 
 
 @dataclass
 class ExportJob:
+    """An export as ``workbench/api/exports`` shows it: a view of its job."""
+
     id: str
     source: str
     destination: str
-    state: str = "queued"
+    state: str = "queued"  # queued | running | done | failed
     progress: float = 0.0
     message: str = "queued"
     result: dict | None = None
     error: str | None = None
-    created_at: float = dc_field(default_factory=time.time)
+    created_at: float = 0.0
     ended_at: float | None = None
-    process: asyncio.subprocess.Process | None = None
-    task: asyncio.Task | None = None
-    secrets: list = dc_field(default_factory=list, repr=False)  # scrubbed from all it reports
+
+    @classmethod
+    def from_job(cls, job) -> ExportJob:
+        details = job.details or {}
+        view = cls(
+            id=job.id,
+            source=details.get("source", job.path or ""),
+            destination=details.get("destination", ""),
+            created_at=job.created_at,
+            ended_at=job.ended_at,
+            progress=job.progress or 0.0,
+        )
+        if job.state == "running":
+            view.state = "running" if job.message else "queued"
+            view.message = job.message or "queued"
+        elif job.state == "succeeded":
+            view.state, view.progress, view.message, view.result = "done", 1.0, "done", job.result
+        else:  # failed or cancelled
+            view.state, view.message = "failed", "failed"
+            view.error = job.reason or "The export failed."
+        return view
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -86,11 +107,12 @@ def resolve_export_python(export_python: str = "", environments_dir=None) -> str
 
 
 class ExportService:
-    """Runs and remembers the server's export subprocesses."""
+    """Starts the server's exports as jobs of ``jobs`` and shows them as exports."""
 
     def __init__(
         self,
         root_dir: str,
+        jobs,
         *,
         export_python: str = "",
         environments_dir=None,
@@ -99,103 +121,68 @@ class ExportService:
         logger: logging.Logger | None = None,
     ):
         self.root_dir = root_dir
+        self.jobs = jobs  # session.jobs.JobManager
         self.url_protocols = tuple(url_protocols)
         self.export_python = export_python
         self.environments_dir = environments_dir
         self.timeout = timeout
         self.log = logger or log
-        self.jobs: dict[str, ExportJob] = {}
 
     def start(self, body: dict) -> ExportJob:
         """Start the export a ``POST workbench/api/exports`` body asks for: every field is
         checked and every path confined first (:func:`.request.rest_request`: 400/404 before
-        anything runs); the worker gets the request, the job keeps only scrubbed forms."""
+        anything runs); the worker gets the request on stdin, the job keeps only scrubbed
+        forms."""
         req = rest_request(body, root=self.root_dir, protocols=self.url_protocols)
         python = resolve_export_python(self.export_python, self.environments_dir)
-        job = ExportJob(
-            id=uuid.uuid4().hex, source=req.source, destination=req.destination, secrets=req.secrets
+        job = self.jobs.submit_task(
+            KIND,
+            [python, "-m", "jupyter_workbench.export.worker"],
+            name=f"Export {req.source} to {req.destination}",
+            environment=_interpreter_label(python, self.environments_dir),
+            path=req.source,
+            cwd=self.root_dir,
+            env={"TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"},
+            details={"source": req.source, "destination": req.destination},
+            stdin=json.dumps(req.worker),
+            secrets=req.secrets,
+            timeout=self.timeout,
+            timeout_reason=f"The export took longer than {self.timeout} s.",
         )
-        self.jobs[job.id] = job
-        job.task = asyncio.ensure_future(self._run(job, python, req.worker))
-        return job
+        return ExportJob.from_job(job)
 
     def list(self) -> list[ExportJob]:
-        return sorted(self.jobs.values(), key=lambda j: j.created_at)
+        return [ExportJob.from_job(job) for job in self.jobs.list(kind=KIND)]
 
-    def get(self, job_id: str) -> ExportJob:
-        job = self.jobs.get(job_id)
-        if job is None:
-            raise ExportNotFoundError(f"No export with id {job_id!r}.")
+    def _job(self, export_id: str):
+        try:
+            job = self.jobs.get(export_id)
+        except WorkbenchError:  # JobNotFound: no such id (or not a valid one)
+            job = None
+        if job is None or job.kind != KIND:
+            raise ExportNotFoundError(f"No export with id {export_id!r}.")
         return job
 
-    async def _run(self, job: ExportJob, python: str, request: dict) -> None:
-        env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0", TF_CPP_MIN_LOG_LEVEL="2")
-        try:
-            job.process = await asyncio.create_subprocess_exec(
-                python,
-                "-m",
-                "jupyter_workbench.export.worker",
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=self.root_dir,
-                env=env,
-                limit=16 * 1024 * 1024,
-            )
-        except OSError as e:
-            self._finish(job, error=f"Could not start the export interpreter {python}: {e}")
-            return
-        job.state, job.message = "running", "starting"
-        job.process.stdin.write(json.dumps(request).encode())
-        job.process.stdin.close()
-        stderr_task = asyncio.ensure_future(job.process.stderr.read())
-        try:
-            await asyncio.wait_for(self._read_events(job), timeout=self.timeout)
-        except asyncio.TimeoutError:
-            job.process.kill()
-            self._finish(job, error=f"The export took longer than {self.timeout} s.")
-        code = await job.process.wait()
-        stderr = (await stderr_task).decode(errors="replace").strip()
-        if job.state == "running":
-            tail = stderr.splitlines()[-1] if stderr else ""
-            why = "cancelled" if code < 0 else f"exited with code {code}"
-            self._finish(job, error=f"The export process {why}. {tail}".strip())
-        if stderr and job.state == "failed":
-            self.log.debug("export %s stderr:\n%s", job.id, scrub(stderr, job.secrets))
+    def get(self, export_id: str) -> ExportJob:
+        return ExportJob.from_job(self._job(export_id))
 
-    async def _read_events(self, job: ExportJob) -> None:
-        async for line in job.process.stdout:
+    def cancel(self, export_id: str) -> ExportJob:
+        """Stop a running export (a finished one is left as it is)."""
+        job = self._job(export_id)
+        if not job.finished:
             try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # stray print from a library: not part of the protocol
-            kind = event.get("event")
-            if kind == "progress":
-                job.progress = float(event.get("fraction", job.progress))
-                job.message = scrub(str(event.get("message", job.message)), job.secrets)
-            elif kind == "done":
-                self._finish(job, result=event.get("result"))
-            elif kind == "error":
-                self._finish(job, error=str(event.get("message", "The export failed.")))
+                job = self.jobs.cancel(export_id)
+            except WorkbenchError:  # it finished meanwhile (JobConflict)
+                job = self.jobs.get(export_id)
+        return ExportJob.from_job(job)
 
-    def _finish(self, job: ExportJob, *, result=None, error=None) -> None:
-        if job.state in ("done", "failed"):
-            return
-        job.ended_at = time.time()
-        if error is None:
-            job.state, job.progress, job.message = "done", 1.0, "done"
-            job.result = scrub(result, job.secrets)
-        else:
-            job.state, job.message, job.error = "failed", "failed", scrub(error, job.secrets)
 
-    async def cancel(self, job: ExportJob) -> None:
-        if job.process is not None and job.process.returncode is None:
-            job.process.kill()
-            self._finish(job, error="Cancelled by the user.")
-            if job.task is not None:
-                await asyncio.wait([job.task], timeout=10)
+def _interpreter_label(python: str, environments_dir) -> str:
+    """ "tf2" for the tf2 environment's interpreter, else the interpreter's path."""
+    try:
+        from ..environments.discovery import environment_python
 
-    async def stop(self) -> None:
-        """Server shutdown: cancel every running export."""
-        for job in list(self.jobs.values()):
-            await self.cancel(job)
+        tf2 = environment_python("tf2", environments_dir)
+    except Exception:  # noqa: BLE001 - environments not provisioned
+        tf2 = None
+    return "tf2" if tf2 and os.path.realpath(str(tf2)) == os.path.realpath(python) else python

@@ -1,15 +1,27 @@
-"""Background jobs: notebooks and scripts that outlive the browser, the login and the server.
+"""Background jobs: the one model for work that outlives the browser, the login and the server.
 
 A job is a notebook (executed with nbclient; the executed copy is written beside it as
-``<name>.output.ipynb``), a Python script or a shell script, run in a chosen environment by a
-small runner process (:mod:`.runner`) in its own session and process group, so that closing the
-browser, an expired login or a server restart does not touch it. Everything about a job lives
-in ``<state dir>/jobs/<id>/``::
+``<name>.output.ipynb``), a Python script or a shell script run in a chosen environment, or a
+*task* the server starts for a capability (kind ``export``: a SavedModel export;
+``environment``: creating or repairing py3/tf2). Each runs under a small runner process
+(:mod:`.runner`) in its own session and process group, so that closing the browser, an expired
+login or a server restart does not touch it. Everything about a job lives in
+``<state dir>/jobs/<id>/``::
 
     job.json     what to run (written once at submission; plus the runner's pid and start time)
-    state.json   running | succeeded | failed | cancelled, times, exit code (written by the runner)
-    output.log   the job's stdout and stderr
+    state.json   running | succeeded | failed | cancelled, times, exit code (written by the
+                 runner); for tasks also progress, message, step and the result
+    output.log   the job's stdout and stderr (a task's: its progress lines and stderr)
     cancel       present once a cancel was requested
+
+A task's command speaks JSON lines on stdout (``{"event": "progress", "fraction", "message",
+"step", "line"}`` ... then ``{"event": "done", "result"}`` or ``{"event": "error",
+"message"}``), which the runner turns into ``state.json``. What a task needs but must never be
+stored (an export's credentials) goes to the runner on its stdin with the secrets to scrub:
+the runner passes the input on to the command and scrubs (``redact.scrub``) every message,
+result and log line it writes, so nothing under the state dir holds a secret. The REST views
+of exports (``export.service``) and environment creations (``environments.service``) read
+these records.
 
 Any ``JobManager`` over the same state dir (a restarted server, the CLI, the ``%%background``
 magic) sees the same jobs: a job is running while its runner's pid is alive with the recorded
@@ -42,6 +54,7 @@ from ..state import default_state_dir
 STATES = ("running", "succeeded", "failed", "cancelled")
 FINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
 KINDS = {".ipynb": "notebook", ".py": "python", ".sh": "shell"}
+TASK_KINDS = ("export", "environment")  # started by the server's capabilities (submit_task)
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -69,9 +82,9 @@ class Job:
 
     id: str
     name: str
-    kind: str  # notebook | python | shell
+    kind: str  # notebook | python | shell | export | environment
     path: str | None  # as submitted (relative to the server root for the REST API)
-    environment: str  # kernel name for notebooks, interpreter for scripts
+    environment: str  # kernel name for notebooks, interpreter for scripts and tasks
     state: str
     created_at: float
     started_at: float | None = None
@@ -81,6 +94,12 @@ class Job:
     output: str | None = None  # the executed notebook (notebooks only)
     pid: int | None = None  # the runner's pid (its process group)
     host: str | None = None
+    # Tasks (export, environment) only: what it works on, how far it is, what it produced.
+    details: dict | None = None  # e.g. an export's source and destination (scrubbed)
+    progress: float | None = None  # 0..1
+    message: str | None = None  # the last progress message
+    step: str | None = None  # the current step (environment creations)
+    result: Any = None  # the task's result (scrubbed), once succeeded
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -382,6 +401,48 @@ class JobManager:
             output=None,
         )
 
+    def submit_task(
+        self,
+        kind: str,
+        argv: list[str],
+        *,
+        name: str,
+        environment: str = "",
+        path: str | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        details: dict | None = None,
+        stdin: str | None = None,
+        secrets: list[str] | tuple = (),
+        timeout: float | None = None,
+        timeout_reason: str | None = None,
+    ) -> Job:
+        """Start a capability's task (``kind`` in :data:`TASK_KINDS`): ``argv`` speaks the JSON
+        lines protocol of the module docstring. ``stdin`` reaches the command through the
+        runner's stdin only (never a file, never a command line); ``secrets`` are scrubbed from
+        everything the runner records; after ``timeout`` seconds the command is killed and the
+        job fails with ``timeout_reason``. ``name``, ``path`` and ``details`` are shown as
+        given: pass them scrubbed."""
+        if kind not in TASK_KINDS:
+            raise ValueError(f"unknown task kind {kind!r}")
+        fields: dict[str, Any] = {
+            "name": name,
+            "kind": kind,
+            "path": path,
+            "environment": environment,
+            "argv": list(argv),
+            "cwd": cwd or str(self.state_dir),
+            "env": dict(env or {}),
+            "output": None,
+            "protocol": "events",
+            "details": details or {},
+        }
+        if timeout:
+            fields["timeout"] = float(timeout)
+            fields["timeout_reason"] = timeout_reason or f"The job took longer than {timeout} s."
+        envelope = {"input": stdin, "secrets": [s for s in secrets if isinstance(s, str)]}
+        return self._start(stdin=json.dumps(envelope), **fields)
+
     def _new_id(self) -> str:
         return uuid.uuid4().hex[:12]
 
@@ -391,24 +452,32 @@ class JobManager:
         job_dir.mkdir(mode=0o700)
         return job_dir
 
-    def _start(self, *, job_id: str | None = None, **fields: Any) -> Job:
+    def _start(self, *, job_id: str | None = None, stdin: str | None = None, **fields: Any) -> Job:
         job_id = job_id or self._new_id()
         job_dir = self.jobs_dir / job_id
         if not job_dir.is_dir():
             self._make_dir(job_id)
         meta = {"id": job_id, "created_at": time.time(), "host": self.host, **fields}
+        if stdin is not None:
+            meta["stdin"] = True
         write_json_atomic(job_dir / "job.json", meta)
         with open(job_dir / "output.log", "ab") as log:
             # Own session and process group: survives the server, and cancel kills the group.
             proc = subprocess.Popen(
                 [self.python, "-m", "jupyter_workbench.session.runner", str(job_dir)],
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=str(job_dir),
                 start_new_session=True,
                 close_fds=True,
             )
+        if stdin is not None:
+            try:  # the runner reads it all at once, first thing
+                proc.stdin.write(stdin.encode())
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass  # the runner died at start: concluded as vanished by get()
         self._children[job_id] = proc
         meta["runner_pid"] = proc.pid
         meta["runner_start"] = process_start_time(proc.pid)
@@ -487,13 +556,20 @@ class JobManager:
             output=meta.get("output"),
             pid=meta.get("runner_pid"),
             host=meta.get("host"),
+            details=meta.get("details"),
+            progress=state.get("progress"),
+            message=state.get("message"),
+            step=state.get("step"),
+            result=state.get("result"),
         )
 
-    def list(self) -> list[Job]:
-        """Every job under the state dir, oldest first."""
+    def list(self, kind: str | None = None) -> list[Job]:
+        """Every job under the state dir (only those of ``kind`` when given), oldest first."""
         jobs = []
         if self.jobs_dir.is_dir():
             for entry in self.jobs_dir.iterdir():
+                if kind is not None and (read_json(entry / "job.json") or {}).get("kind") != kind:
+                    continue
                 try:
                     jobs.append(self.get(entry.name))
                 except JobNotFound:
