@@ -403,10 +403,18 @@ export class JobsPanel extends Widget {
       ),
       state
     );
+    const kind =
+      job.kind === 'export'
+        ? trans.__('export')
+        : job.kind === 'environment'
+          ? trans.__('environment')
+          : null;
+    const progress = job.state === 'running' && job.message ? ` · ${job.message}` : '';
     const meta = h(
       'div',
-      { className: 'jp-WorkbenchJobs-meta' },
-      `${job.environment} · ${when} · ${duration(job)}` +
+      { className: 'jp-WorkbenchJobs-meta', 'data-kind': job.kind },
+      (kind ? `${kind} · ` : '') +
+        `${job.environment} · ${when} · ${duration(job)}${progress}` +
         (job.exit_code !== null && job.exit_code !== 0
           ? ' · ' + trans.__('exit %1', job.exit_code)
           : '')

@@ -44,7 +44,8 @@ export function formatCountdown(seconds: number): string {
 export interface IJob {
   id: string;
   name: string;
-  kind: 'notebook' | 'python' | 'shell';
+  /** export / environment: started by the Export panel or an environment creation. */
+  kind: 'notebook' | 'python' | 'shell' | 'export' | 'environment';
   path: string | null;
   environment: string;
   state: 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -54,6 +55,8 @@ export interface IJob {
   exit_code: number | null;
   reason: string | null;
   output: string | null;
+  /** Exports and environment creations only: the last progress message. */
+  message?: string | null;
 }
 
 export interface IJobLog {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from conftest import make_notebook, open_lab, show_section, snap, start_lab, stop_lab
 
@@ -114,3 +116,35 @@ def test_a_watched_log_shows_each_cells_output_as_it_runs_reading_only_what_is_n
     assert len(log_requests) >= 3, log_requests
     assert "offset=" not in log_requests[0], log_requests
     assert all("offset=" in url for url in log_requests[1:]), log_requests
+
+
+def test_an_export_started_in_a_closed_tab_goes_on_and_shows_as_an_export_job(
+    lab, page, tiny_keras_file
+):
+    # Given a model file, and a tab where the user starts its export from the Export panel
+    shutil.copy(tiny_keras_file, lab.root / "tiny.keras")
+    first = page.context.new_page()
+    open_lab(first, lab)
+    show_section(first, "export")
+    panel = first.locator(".jp-WorkbenchExport")
+    panel.get_by_role("textbox", name="Model file").fill("tiny.keras")
+    panel.get_by_label("Destination").fill("closed/tiny")
+    with first.expect_response(
+        lambda r: (
+            r.url.split("?")[0].endswith("workbench/api/exports") and r.request.method == "POST"
+        )
+    ) as posted:
+        panel.get_by_role("button", name="Export").click()
+    assert posted.value.status == 202
+
+    # When the user closes that tab at once and opens JupyterLab again
+    first.close()
+    open_lab(page, lab)
+
+    # Then the Jobs panel lists the export, marked as one, and it finishes there
+    jobs = show_section(page, "jobs")
+    item = jobs.locator(".jp-WorkbenchJobs-item", has_text="Export tiny.keras to closed/tiny")
+    item.locator(".jp-WorkbenchJobs-meta[data-kind='export']").wait_for()
+    item.locator(".jp-WorkbenchJobs-state[data-state='succeeded']").wait_for(timeout=240_000)
+    # and the SavedModel is where TF Serving expects it
+    assert (lab.root / "closed" / "tiny" / "1" / "saved_model.pb").is_file()
