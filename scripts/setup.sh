@@ -61,6 +61,11 @@ if python_fresh; then
 else
   echo ">> jupyter-workbench$EXTRAS (editable)"
   pipq --no-build-isolation -e ".$EXTRAS"
+  # Tests: the current OSS SDK signs the emulator's V4 like oss2. --no-deps: it needs only
+  # requests and crcmod (oss2's), and its crcmod-plus would overwrite crcmod's files.
+  if [ -n "$EXTRAS" ]; then
+    python -c "import alibabacloud_oss_v2" 2>/dev/null || pipq --no-deps "alibabacloud-oss-v2==1.4.1"
+  fi
   python -c "import jupyter_workbench, tensorflow" >/dev/null 2>&1 || { echo "setup failed: the venv cannot import jupyter_workbench and tensorflow" >&2; exit 1; }
   ext=$(jupyter server extension list 2>&1)
   grep -qE "jupyter_workbench .*OK" <<<"$ext" || { echo "setup failed: server extension not OK" >&2; echo "$ext" >&2; exit 1; }

@@ -233,7 +233,7 @@ def _signed(oss, method, resource, query="", data=b""):
     ("method", "resource", "query"),
     [
         ("POST", "demo/README.txt", "tagging"),
-        ("PUT", "demo/README.txt", "symlink"),  # used to write an empty object
+        ("POST", "demo/README.txt", "symlink"),
         ("PUT", "demo/README.txt", "restore"),
         ("POST", "demo/README.txt", "restore"),
         ("GET", "demo/README.txt", "x-oss-process=image/resize,w_10"),

@@ -220,6 +220,15 @@ class BucketOps:
             _sub(node, "Initiated", _iso(u.initiated))
         self._send_xml(200, root)
 
+    def _list_live_channels(self, bucket) -> None:
+        """ListLiveChannel: always empty (creating a live channel answers NotImplemented)."""
+        root = ET.Element("ListLiveChannelResult")
+        _sub(root, "Prefix", self.query.get("prefix", ""))
+        _sub(root, "Marker", self.query.get("marker", ""))
+        _sub(root, "MaxKeys", str(self._max("max-keys")))
+        _sub(root, "IsTruncated", "false")
+        self._send_xml(200, root)
+
     def _batch_delete(self, bucket=None) -> None:
         body = self._read_all()
         md5 = self.headers.get("Content-MD5")

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import logging
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -76,6 +77,7 @@ ROUTES = {
     ("GET", _B, frozenset({"acl"})): "_get_bucket_acl",
     ("PUT", _B, frozenset({"acl"})): "_put_bucket_acl",
     ("GET", _B, frozenset({"uploads"})): "_list_uploads",
+    ("GET", _B, frozenset({"live"})): "_list_live_channels",
     ("POST", _B, frozenset({"delete"})): "_batch_delete",
     ("GET", _O, frozenset()): "_get",
     ("HEAD", _O, frozenset()): "_head",
@@ -86,6 +88,8 @@ ROUTES = {
     ("GET", _O, frozenset({"tagging"})): "_get_tagging",
     ("PUT", _O, frozenset({"tagging"})): "_put_tagging",
     ("DELETE", _O, frozenset({"tagging"})): "_delete_tagging",
+    ("PUT", _O, frozenset({"symlink"})): "_put_symlink",
+    ("GET", _O, frozenset({"symlink"})): "_get_symlink",
     ("GET", _O, frozenset({"acl"})): "_get_object_acl",
     ("PUT", _O, frozenset({"acl"})): "_put_object_acl",
     ("POST", _O, frozenset({"append"})): "_append_object",
@@ -139,6 +143,13 @@ class _Server(ThreadingHTTPServer):
         finally:
             with self._conn_lock:
                 self._connections.discard(request)
+
+    def handle_error(self, request, client_address):
+        # A client that hangs up (or a stop cutting keep-alive connections) is no error.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            log.debug("connection from %s closed", client_address)
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         """Cut keep-alive connections so a stopped emulator really stops answering."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import xml.etree.ElementTree as ET
 from urllib.parse import quote
 
@@ -15,10 +16,42 @@ class MultipartOps:
 
     def _put_part(self, bucket) -> None:
         if "x-oss-copy-source" in self.headers:
-            raise OSSServiceError(
-                501, "NotImplemented", "UploadPartCopy is not supported by the emulator."
-            )
+            return self._upload_part_copy()
         return self._upload_part()
+
+    def _part_number(self) -> int:
+        number = self.query.get("partNumber", "")
+        if not number.isdigit():
+            raise OSSServiceError(400, "InvalidArgument", "partNumber must be an integer.")
+        return int(number)
+
+    def _upload_part_copy(self) -> None:
+        """UploadPartCopy: a part from (a ``x-oss-copy-source-range`` of) an existing object."""
+        self._drain()
+        number = self._part_number()
+        src_bucket, src_key = self._copy_source()
+        rec, f = self.store.open_object(src_bucket, src_key)
+        with f:
+            self._check_copy_source(rec)
+            start, end = _copy_range(self.headers.get("x-oss-copy-source-range", ""), rec.size)
+            f.seek(start)
+            left = end - start
+
+            def read(n: int) -> bytes:
+                nonlocal left
+                chunk = f.read(min(n, left))
+                left -= len(chunk)
+                return chunk
+
+            part = self.store.upload_part(
+                self.bucket_name, self.key, self.query["uploadId"], number, read
+            )
+        root = ET.Element("CopyPartResult")
+        _sub(root, "LastModified", _iso(part.mtime))
+        _sub(root, "ETag", f'"{part.etag}"')
+        self._send_xml(
+            200, root, {"ETag": f'"{part.etag}"', "x-oss-hash-crc64ecma": str(part.crc64)}
+        )
 
     def _abort_multipart(self, bucket) -> None:
         self.store.abort_multipart(bucket.name, self.key, self.query["uploadId"])
@@ -27,7 +60,11 @@ class MultipartOps:
     def _init_multipart(self, bucket=None) -> None:
         self._read_all()
         upload_id = self.store.init_multipart(
-            self.bucket_name, self.key, self._content_type(), self._user_meta()
+            self.bucket_name,
+            self.key,
+            self._content_type(),
+            self._user_meta(),
+            self._tagging_header(),
         )
         enc = self._encoder()
         root = ET.Element("InitiateMultipartUploadResult")
@@ -39,14 +76,11 @@ class MultipartOps:
         self._send_xml(200, root)
 
     def _upload_part(self) -> None:
-        number = self.query.get("partNumber", "")
-        if not number.isdigit():
-            raise OSSServiceError(400, "InvalidArgument", "partNumber must be an integer.")
         part = self.store.upload_part(
             self.bucket_name,
             self.key,
             self.query["uploadId"],
-            int(number),
+            self._part_number(),
             self.read_body,
             self.headers.get("Content-MD5"),
         )
@@ -114,3 +148,16 @@ class MultipartOps:
             _sub(node, "HashCrc64ecma", str(p.crc64))
             _sub(node, "Size", str(p.size))
         self._send_xml(200, root)
+
+
+def _copy_range(header: str, size: int) -> tuple[int, int]:
+    """[start, end) of ``x-oss-copy-source-range: bytes=a-b``; the whole object when absent or
+    invalid (OSS copies the whole object for a range it cannot satisfy)."""
+    m = re.fullmatch(r"\s*bytes\s*=\s*(\d+)\s*-\s*(\d*)\s*", header)
+    if not m:
+        return 0, size
+    start = int(m.group(1))
+    end = int(m.group(2)) + 1 if m.group(2) else size
+    if start >= size or end <= start or end > size:
+        return 0, size
+    return start, end

@@ -1,11 +1,12 @@
-"""Object operations: get/head (ranges, conditions), put, copy, append, delete, tagging, ACL."""
+"""Object operations: get/head (ranges, conditions), put, copy, append, delete, tagging, ACL,
+symlinks."""
 
 from __future__ import annotations
 
 import base64
 import re
 import xml.etree.ElementTree as ET
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 from .records import CHUNK, ObjectRecord, OSSServiceError
 from .wire import _Drop, _from_wire, _http_date, _iso, _parse_http_date, _sub, _to_wire
@@ -19,11 +20,14 @@ class ObjectOps:
 
     def _put_object_acl(self, bucket) -> None:
         self._read_all()
-        acl = self.headers.get("x-oss-object-acl", "")
+        self.store.update_object(bucket.name, self.key, acl=self._object_acl_header(None))
+        self._send(200)
+
+    def _object_acl_header(self, default: str | None = "default") -> str:
+        acl = self.headers.get("x-oss-object-acl", default)
         if acl not in ("default", "private", "public-read", "public-read-write"):
             raise OSSServiceError(400, "InvalidArgument", f"Invalid object ACL {acl!r}.")
-        self.store.update_object(bucket.name, self.key, acl=acl)
-        self._send(200)
+        return acl
 
     def _get_tagging(self, bucket) -> None:
         rec = self.store.head(bucket.name, self.key)
@@ -44,10 +48,45 @@ class ObjectOps:
             raise OSSServiceError(
                 400, "MalformedXML", "The XML you provided was not well-formed."
             ) from None
-        if len(tags) > 10 or "" in tags:
-            raise OSSServiceError(400, "InvalidTag", "Up to 10 tags with non-empty keys.")
-        self.store.update_object(bucket.name, self.key, tags=tags)
+        self.store.update_object(bucket.name, self.key, tags=_checked_tags(tags))
         self._send(200)
+
+    def _tagging_header(self) -> dict:
+        """The tags of an ``x-oss-tagging: k1=v1&k2=v2`` header (PutObject, symlinks, multipart)."""
+        raw = _from_wire(self.headers.get("x-oss-tagging", ""))
+        return _checked_tags(dict(parse_qsl(raw, keep_blank_values=True)))
+
+    def _put_symlink(self, bucket) -> None:
+        self._read_all()
+        target = self.headers.get("x-oss-symlink-target")
+        if not target:
+            raise OSSServiceError(
+                400, "InvalidArgument", "PutSymlink needs the x-oss-symlink-target header."
+            )
+        rec = self.store.put_symlink(
+            bucket.name,
+            self.key,
+            unquote(_from_wire(target)),
+            self.headers.get("Content-Type", ""),
+            self._user_meta(),
+            self._tagging_header(),
+            self._forbid_overwrite(),
+        )
+        self._send(200, headers={"ETag": f'"{rec.etag}"'})
+
+    def _get_symlink(self, bucket) -> None:
+        rec = self.store.head(bucket.name, self.key)
+        if rec.symlink_target is None:
+            raise OSSServiceError(
+                400, "NotSymlink", "The specified object is not a symlink.", Key=self.key
+            )
+        headers = {
+            "x-oss-symlink-target": quote(rec.symlink_target, safe=""),
+            "ETag": f'"{rec.etag}"',
+            "Last-Modified": _http_date(rec.mtime),
+        }
+        headers.update({f"x-oss-meta-{k}": _to_wire(v) for k, v in rec.meta.items()})
+        self._send(200, headers=headers)
 
     def _delete_tagging(self, bucket) -> None:
         self.store.update_object(bucket.name, self.key, tags={})
@@ -111,6 +150,8 @@ class ObjectOps:
             self._user_meta(),
             self.headers.get("Content-MD5"),
             self._forbid_overwrite(),
+            tags=self._tagging_header(),
+            acl=self._object_acl_header(),
         )
         self._send(
             200,
@@ -121,12 +162,34 @@ class ObjectOps:
             },
         )
 
-    def _copy_object(self) -> None:
+    def _copy_source(self) -> tuple[str, str]:
+        """(bucket, key) of ``x-oss-copy-source``, readable by this request's signer."""
         source = unquote(self.headers["x-oss-copy-source"].split("?", 1)[0]).lstrip("/")
         src_bucket, _, src_key = source.partition("/")
         if not src_bucket or not src_key:
             raise OSSServiceError(400, "InvalidArgument", "Invalid x-oss-copy-source.")
+        if self.anonymous and not self.store.bucket(src_bucket).public_read:
+            raise OSSServiceError(
+                403, "AccessDenied", "You have no right to access the copy source."
+            )
+        return src_bucket, src_key
+
+    def _check_copy_source(self, rec: ObjectRecord) -> None:
+        """412 unless the ``x-oss-copy-source-if-*`` conditions hold for the source."""
+        if self._check_conditions(rec, "x-oss-copy-source-") is not None:
+            raise OSSServiceError(
+                412,
+                "PreconditionFailed",
+                "At least one of the pre-conditions you specified did not hold.",
+            )
+
+    def _copy_object(self) -> None:
+        src_bucket, src_key = self._copy_source()
+        self._check_copy_source(
+            self.store.followed(src_bucket, self.store.head(src_bucket, src_key))
+        )
         replace_meta = self.headers.get("x-oss-metadata-directive", "COPY").upper() == "REPLACE"
+        replace_tags = self.headers.get("x-oss-tagging-directive", "COPY").upper() == "REPLACE"
         rec = self.store.copy_object(
             src_bucket,
             src_key,
@@ -135,6 +198,7 @@ class ObjectOps:
             content_type=self._content_type() if replace_meta else None,
             meta=self._user_meta() if replace_meta else None,
             forbid_overwrite=self._forbid_overwrite(),
+            tags=self._tagging_header() if replace_tags else None,
         )
         root = ET.Element("CopyObjectResult")
         _sub(root, "ETag", f'"{rec.etag}"')
@@ -154,6 +218,7 @@ class ObjectOps:
             self.read_body,
             self._content_type(),
             self._user_meta(),
+            self._tagging_header() if position == "0" else None,  # later appends keep them
         )
         self._send(
             200,
@@ -164,21 +229,22 @@ class ObjectOps:
             },
         )
 
-    def _check_conditions(self, rec: ObjectRecord) -> int | None:
-        """304/412 for conditional requests, else None."""
+    def _check_conditions(self, rec: ObjectRecord, prefix: str = "") -> int | None:
+        """304/412 for conditional requests, else None (``prefix``: ``x-oss-copy-source-`` for
+        the conditions a copy puts on its source)."""
         etag = f'"{rec.etag}"'
-        if_match = self.headers.get("If-Match")
+        if_match = self.headers.get(prefix + "If-Match")
         if if_match is not None and if_match.strip() not in (etag, rec.etag, "*"):
             return 412
-        since = self.headers.get("If-Unmodified-Since")
+        since = self.headers.get(prefix + "If-Unmodified-Since")
         if since is not None:
             t = _parse_http_date(since)
             if t is not None and int(rec.mtime) > t:
                 return 412
-        if_none = self.headers.get("If-None-Match")
+        if_none = self.headers.get(prefix + "If-None-Match")
         if if_none is not None and if_none.strip() in (etag, rec.etag, "*"):
             return 304
-        since = self.headers.get("If-Modified-Since")
+        since = self.headers.get(prefix + "If-Modified-Since")
         if since is not None and if_none is None:
             t = _parse_http_date(since)
             if t is not None and int(rec.mtime) <= t:
@@ -229,7 +295,7 @@ class ObjectOps:
 
     def _get_object(self, head: bool, meta_only: bool = False) -> None:
         if head:
-            rec = self.store.head(self.bucket_name, self.key)
+            rec = self.store.followed(self.bucket_name, self.store.head(self.bucket_name, self.key))
             f = None
         else:
             rec, f = self.store.open_object(self.bucket_name, self.key)
@@ -291,3 +357,23 @@ class ObjectOps:
         finally:
             if f is not None:
                 f.close()
+
+
+def _checked_tags(tags: dict) -> dict:
+    """``tags`` if OSS would accept them: up to 10, keys of 1-128 and values of 0-256 letters,
+    digits, spaces and ``+ - = . _ : /``."""
+    if len(tags) > 10 or any(
+        not 0 < len(k) <= 128 or len(v) > 256 or not _tag_text(k) or not _tag_text(v)
+        for k, v in tags.items()
+    ):
+        raise OSSServiceError(
+            400,
+            "InvalidTag",
+            "Up to 10 tags; keys of 1-128 and values of 0-256 letters, digits, spaces and "
+            "+ - = . _ : /.",
+        )
+    return tags
+
+
+def _tag_text(text: str) -> bool:
+    return all(c.isalnum() or c in " +-=._:/" for c in text)

@@ -102,6 +102,12 @@ def _file_exists(key: str) -> OSSServiceError:
     )
 
 
+def symlink_target_missing(key: str) -> OSSServiceError:
+    return OSSServiceError(
+        404, "SymlinkTargetNotExist", "The symlink target object does not exist.", Key=key
+    )
+
+
 def validate_bucket_name(name: str) -> None:
     ok = 3 <= len(name) <= 63 and all(c.islower() or c.isdigit() or c == "-" for c in name)
     if not ok or not name[0].isalnum() or not name[-1].isalnum() or not name.isascii():
@@ -202,6 +208,7 @@ class ObjectRecord:
     path: str | None = None  # disk mode
     acl: str = "default"  # object ACL: default | private | public-read | public-read-write
     tags: dict = field(default_factory=dict)  # object tagging
+    symlink_target: str | None = None  # a Symlink's target key (same bucket)
 
     def to_json(self) -> dict:
         return {
@@ -215,6 +222,7 @@ class ObjectRecord:
             "meta": self.meta,
             "acl": self.acl,
             "tags": self.tags,
+            "symlink_target": self.symlink_target,
         }
 
 
@@ -239,6 +247,7 @@ class Upload:
     meta: dict
     parts: dict = field(default_factory=dict)  # number -> PartRecord
     directory: str | None = None
+    tags: dict = field(default_factory=dict)  # the object's tags once completed
 
 
 @dataclass

@@ -46,6 +46,7 @@ from .records import (
     no_such_bucket,
     no_such_key,
     no_such_upload,
+    symlink_target_missing,
     validate_bucket_name,
     validate_key,
 )
@@ -102,6 +103,7 @@ class ObjectStore:
                             path=data_path,
                             acl=m.get("acl", "default"),
                             tags=m.get("tags", {}),
+                            symlink_target=m.get("symlink_target"),
                         )
                         bucket.objects[rec.key] = rec
                         keys.append(rec.key)
@@ -123,6 +125,7 @@ class ObjectStore:
                 entry.name, info["key"], info["initiated"], info["content_type"], info["meta"]
             )
             upload.directory = entry.path
+            upload.tags = info.get("tags", {})
             for p in info.get("parts", []):
                 part_path = os.path.join(entry.path, f"{p['number']}.part")
                 if os.path.exists(part_path):
@@ -145,6 +148,7 @@ class ObjectStore:
             "initiated": upload.initiated,
             "content_type": upload.content_type,
             "meta": upload.meta,
+            "tags": upload.tags,
             "parts": [
                 {
                     "number": p.number,
@@ -306,6 +310,8 @@ class ObjectStore:
         meta: dict | None = None,
         content_md5: str | None = None,
         forbid_overwrite: bool = False,
+        tags: dict | None = None,
+        acl: str = "default",
     ) -> ObjectRecord:
         validate_key(key)
         bucket = self.bucket(bucket_name)
@@ -324,6 +330,8 @@ class ObjectStore:
             content_type,
             "Normal",
             dict(meta or {}),
+            acl=acl,
+            tags=dict(tags or {}),
         )
         with bucket.lock:
             return self._commit(bucket, rec, body, forbid_overwrite)
@@ -349,15 +357,79 @@ class ObjectStore:
             raise no_such_key(key)
         return rec
 
-    def open_object(self, bucket_name: str, key: str):
-        """(record, binary file object) of the current version; the caller closes the file."""
+    def open_object(self, bucket_name: str, key: str, follow: bool = True):
+        """(record, binary file object) of the current version; the caller closes the file.
+
+        A symlink is followed (``follow``): the record is then :meth:`followed`'s and the bytes
+        are the target's.
+        """
         bucket = self.bucket(bucket_name)
         with bucket.lock:  # open under the lock so that record and bytes belong together
             rec = bucket.objects.get(key)
             if rec is None:
                 raise no_such_key(key)
+            if follow:
+                rec = self._followed(bucket, rec)
             f = open(rec.path, "rb") if rec.path else io.BytesIO(rec.data)  # noqa: SIM115
         return rec, f
+
+    def followed(self, bucket_name: str, rec: ObjectRecord) -> ObjectRecord:
+        """``rec`` itself, or for a symlink its target's bytes, size, ETag and CRC with the
+        symlink's own key, type, metadata, tags and ACL (as OSS answers a GET or HEAD of it)."""
+        bucket = self.bucket(bucket_name)
+        with bucket.lock:
+            return self._followed(bucket, rec)
+
+    def _followed(self, bucket: BucketState, rec: ObjectRecord) -> ObjectRecord:
+        if rec.symlink_target is None:
+            return rec
+        target = bucket.objects.get(rec.symlink_target)
+        if target is None:
+            raise symlink_target_missing(rec.symlink_target)
+        if target.symlink_target is not None:
+            raise OSSServiceError(
+                400, "InvalidTargetType", "The symlink target is a symlink.", Key=rec.key
+            )
+        return replace(
+            target,
+            key=rec.key,
+            object_type="Symlink",
+            content_type=rec.content_type or target.content_type,
+            meta=rec.meta,
+            tags=rec.tags,
+            acl=rec.acl,
+            symlink_target=rec.symlink_target,
+        )
+
+    def put_symlink(
+        self,
+        bucket_name: str,
+        key: str,
+        target: str,
+        content_type: str = "",
+        meta: dict | None = None,
+        tags: dict | None = None,
+        forbid_overwrite: bool = False,
+    ) -> ObjectRecord:
+        """Make ``key`` a symlink to ``target`` (which need not exist yet, as on OSS)."""
+        validate_key(key)
+        validate_key(target)
+        bucket = self.bucket(bucket_name)
+        body = self.ingest(bucket, io.BytesIO(b"").read)
+        rec = ObjectRecord(
+            key,
+            0,
+            body.md5.hex().upper(),
+            body.crc64,
+            time.time(),
+            content_type,
+            "Symlink",
+            dict(meta or {}),
+            tags=dict(tags or {}),
+            symlink_target=target,
+        )
+        with bucket.lock:
+            return self._commit(bucket, rec, body, forbid_overwrite)
 
     def get_bytes(self, bucket_name: str, key: str) -> bytes:
         _, f = self.open_object(bucket_name, key)
@@ -387,8 +459,10 @@ class ObjectStore:
         content_type: str | None = None,
         meta: dict | None = None,
         forbid_overwrite: bool = False,
+        tags: dict | None = None,
     ) -> ObjectRecord:
-        """Server-side copy; ``meta``/``content_type`` replace the source's when given."""
+        """Server-side copy (of a symlink's target); ``meta``, ``content_type`` and ``tags``
+        replace the source's when given."""
         validate_key(dst_key)
         dst = self.bucket(dst_bucket)
         rec, f = self.open_object(src_bucket, src_key)
@@ -409,6 +483,7 @@ class ObjectStore:
             content_type if content_type is not None else rec.content_type,
             rec.object_type if rec.object_type != "Appendable" else "Normal",
             dict(meta) if meta is not None else dict(rec.meta),
+            tags=dict(tags) if tags is not None else dict(rec.tags),
         )
         with dst.lock:
             return self._commit(dst, new, body, forbid_overwrite)
@@ -421,7 +496,9 @@ class ObjectStore:
         read: ReadFn,
         content_type: str = "application/octet-stream",
         meta: dict | None = None,
+        tags: dict | None = None,
     ) -> ObjectRecord:
+        """Append at ``position``; a new object takes ``content_type``, ``meta`` and ``tags``."""
         validate_key(key)
         bucket = self.bucket(bucket_name)
         with bucket.lock:  # appends to one bucket are serialised; they are rare and small
@@ -450,6 +527,7 @@ class ObjectStore:
                     content_type,
                     "Appendable",
                     dict(meta or {}),
+                    tags=dict(tags or {}),
                 )
                 return self._commit(bucket, new, body)
             if bucket.directory is not None:
@@ -481,10 +559,13 @@ class ObjectStore:
 
     # ---------------------------------------------------------------- multipart
 
-    def init_multipart(self, bucket_name: str, key: str, content_type: str, meta: dict) -> str:
+    def init_multipart(
+        self, bucket_name: str, key: str, content_type: str, meta: dict, tags: dict | None = None
+    ) -> str:
         validate_key(key)
         bucket = self.bucket(bucket_name)
         upload = Upload(uuid.uuid4().hex.upper(), key, time.time(), content_type, dict(meta))
+        upload.tags = dict(tags or {})
         if bucket.directory is not None:
             upload.directory = os.path.join(bucket.directory, ".uploads", upload.upload_id)
             os.makedirs(upload.directory)
@@ -630,7 +711,15 @@ class ObjectStore:
             body = Ingested(size, b"", crc, data=data)
         etag = f"{hashlib.md5(md5s).hexdigest().upper()}-{len(chosen)}"
         rec = ObjectRecord(
-            key, size, etag, crc, time.time(), upload.content_type, "Multipart", upload.meta
+            key,
+            size,
+            etag,
+            crc,
+            time.time(),
+            upload.content_type,
+            "Multipart",
+            upload.meta,
+            tags=upload.tags,
         )
         try:
             with bucket.lock:
