@@ -280,6 +280,14 @@ class Workbench(ExtensionApp):
         from .api import collect_handlers
 
         self.handlers.extend(collect_handlers())
+        from .contents import WorkbenchContentsManager
+
+        if isinstance(self.serverapp.contents_manager, WorkbenchContentsManager):
+            from .contents.handlers import MountContentsHandler, handler_pattern
+
+            # Big mount listings are encoded off the event loop (routes of extensions win).
+            pattern = handler_pattern(self.serverapp.contents_manager.mount_dir)
+            self.handlers.append((pattern, MountContentsHandler))
 
     async def stop_extension(self):
         # Model servers and mounts are stopped (they live with this process); jobs (notebooks,

@@ -133,6 +133,13 @@ class MountContents:
             model["mimetype"] = mimetypes.guess_type(name)[0]
         return model
 
+    def entry_models(self, rel_dir: str, entries: list[dict]) -> list[dict]:
+        """The contents models of listed ``entries`` of folder ``rel_dir``, hidden names left
+        out: per-entry work, so it runs on the mount's pool (``MountService.run_cpu``), never
+        on the event loop."""
+        hidden = self.cm.hidden_name
+        return [self._entry_model(rel_dir, e) for e in entries if not hidden(e["name"])]
+
     @staticmethod
     def list_pages(fs, rel: str, limit: int, marker: str | None = None):
         """Up to ``limit`` entries of directory ``rel`` (several store pages if limit > 1000)."""
@@ -177,9 +184,7 @@ class MountContents:
             if rel or e.status_code != 404:
                 raise
             entries, marker = [], None  # an empty prefix: the mount's root before any write
-        model["content"] = [
-            self._entry_model(rel, e) for e in entries if not self.cm.hidden_name(e["name"])
-        ]
+        model["content"] = await self.service.run_cpu(self.name, self.entry_models, rel, entries)
         model["format"] = "json"
         model["truncated"] = marker is not None
         model["next_marker"] = marker

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from fsspec.implementations.dirfs import DirFileSystem
 
+from .compute import computing
 from .errors import InvalidMountError, StorageUnavailableError
 from .urls import normalize_relative_path
 
@@ -84,14 +85,15 @@ def _oss_page(inner, full: str, rel: str, page_size: int, marker):
     prefix = f"{key}/" if key else ""
     res = inner.list_objects_page(bucket, prefix, "/", marker or "", page_size)
     entries, has_marker = [], False
-    for obj in res.object_list:
-        if obj.key == prefix:
-            has_marker = True
-            continue
-        entries.append(_entry(obj.key[len(prefix) :], rel, "file", obj.size, obj.last_modified))
-    for p in res.prefix_list:
-        entries.append(_entry(p[len(prefix) :].rstrip("/"), rel, "directory", 0, None))
-    entries.sort(key=lambda e: e["name"])
+    with computing():  # per-entry work: one thread of the process at a time
+        for obj in res.object_list:
+            if obj.key == prefix:
+                has_marker = True
+                continue
+            entries.append(_entry(obj.key[len(prefix) :], rel, "file", obj.size, obj.last_modified))
+        for p in res.prefix_list:
+            entries.append(_entry(p[len(prefix) :].rstrip("/"), rel, "directory", 0, None))
+        entries.sort(key=lambda e: e["name"])
     next_marker = res.next_marker if res.is_truncated else None
     if not entries and not marker and not has_marker and not res.is_truncated and key:
         _check_not_file(inner, norm)

@@ -72,6 +72,7 @@ import oss2
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 from fsspec.utils import stringify_path
 
+from .compute import computing
 from .errors import StorageCredentialsError, StorageUnavailableError
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,19 @@ def _reason(err: oss2.exceptions.RequestError) -> str:
 
 # ``https://oss-cn-hangzhou.aliyuncs.com/bucket/key``: ossfs accepts endpoint URLs as paths.
 _ENDPOINT_URL = re.compile(r"https?://(?:[^/]+\.)?oss[^/]*\.aliyuncs\.com(?P<path>/.*)?$")
+
+
+class _Bucket(oss2.Bucket):
+    """``oss2.Bucket`` that parses answers (ListObjects' XML: ~2 ms per 100 keys) holding the
+    process's gate for computing (``compute``), and reads them before, outside it."""
+
+    @staticmethod
+    def _parse_result(resp, parse_func, klass):
+        result = klass(resp)
+        body = resp.read()  # the network: never while holding the gate
+        with computing():
+            parse_func(result, body)
+        return result
 
 
 def _with_ossfs_fields(entry: dict) -> dict:
@@ -291,7 +305,7 @@ class WorkbenchOSSFileSystem(AbstractFileSystem):
             bucket = self._bucket_objects.get(bucket_name)
             if bucket is None:
                 try:
-                    bucket = oss2.Bucket(
+                    bucket = _Bucket(
                         self._auth,
                         self._endpoint,
                         bucket_name,

@@ -11,8 +11,9 @@ nothing. It owns:
   file operations;
 - each mount's own bounded thread pool (``run``): blocking store calls never run on the event
   loop, and a stalled store can occupy at most ``threads_per_mount`` threads of its own mount,
-  never delaying another mount or the server's own endpoints; registry file access has a pool
-  of its own; ``stop()`` shuts them all down;
+  never delaying another mount or the server's own endpoints; CPU-bound work of a listing runs
+  there too (``run_cpu``), one thread of the process computing at a time (``compute``);
+  registry file access has a pool of its own; ``stop()`` shuts them all down;
 - the FUSE directories it made (mounted in the background at start, on add; unmounted on remove
   and on stop);
 - adding with a bounded check and undo (a timed-out add that later succeeds is removed again)
@@ -37,6 +38,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ..redact import scrub, url_secrets
+from .compute import gated
 from .errors import InvalidMountError, MountUnreachableError, StorageError, http_status_for
 from .registry import Mount, MountRegistry
 from .urls import is_secret_option, normalize_relative_path, validate_mount_name
@@ -223,6 +225,13 @@ class MountService:
         return await loop.run_in_executor(
             self.executor(name), functools.partial(fn, *args, **kwargs)
         )
+
+    async def run_cpu(self, name: str, fn, *args, **kwargs):
+        """Run CPU-bound work of mount ``name`` (the contents models of a listing, its JSON) on
+        that mount's pool, holding the process's gate for computing (``compute.computing``):
+        never on the event loop, and never many threads at once competing with it for the GIL.
+        Store calls (``run``) are not gated: a stalled store must not hold the gate."""
+        return await self.run(name, gated, fn, *args, **kwargs)
 
     async def run_registry(self, fn, *args, **kwargs):
         """Run a registry call (local state files) off the event loop."""
