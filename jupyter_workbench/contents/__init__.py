@@ -12,6 +12,7 @@ whatever real files are there. Along jupyter_server's own seams:
 ``uploads``        chunked uploads streamed into one upload, committed with the last chunk
 ``checkpoints``    checkpoints of mount files in a local cache, never on the storage
 ``files``          ``/files/mnt/<name>/...`` streamed in ranged chunks (``MountFilesHandler``)
+``handlers``       ``/api/contents/mnt/...``: big listings' JSON encoded off the event loop
 ``models``         contents models, times, content types
 =================  ===========================================================================
 
@@ -24,6 +25,8 @@ How it behaves on a mount:
   panel offers "List more" (through ``GET workbench/api/mounts/<name>/listing``).
 - Every call to the store runs on the mount's own bounded thread pool (``MountService.run``): a
   slow or unreachable store never blocks the server's event loop, other mounts or local files.
+  So does the per-entry work of a listing (its models and JSON, ``MountService.run_cpu``), one
+  thread of the process computing at a time (``storage.compute``).
 - Missing files answer 404, existing targets 409, read-only mounts refuse writes with 403, store
   failures (unreachable, repeated 5xx) 502 and rejected credentials 400, each with a message that
   says what to do. Names are kept as they are (spaces included).
