@@ -63,7 +63,15 @@ class Workbench(ExtensionApp):
         "so plain open() works in kernels.",
     )
     listing_page_size = Int(
-        1000, config=True, help="Entries fetched per page when listing object storage."
+        1000,
+        config=True,
+        help="Entries asked of the store per listing request (ListObjects max-keys, 1..1000).",
+    )
+    listing_limit = Int(
+        10_000,
+        config=True,
+        help="Entries the file browser lists of one mount folder. A larger folder shows a "
+        "banner saying so, with a button that loads the next listing_limit entries.",
     )
     environments_dir = Unicode(
         config=True,
@@ -244,9 +252,13 @@ class Workbench(ExtensionApp):
             self.log.error("Invalid mount setting (%s); using mount_dir='mnt'.", e.message)
             mount_dir = "mnt"
         page_size = self.listing_page_size
-        if page_size < 1:
-            self.log.error("listing_page_size must be at least 1; using 1000.")
+        if not 1 <= page_size <= 1000:
+            self.log.error("listing_page_size must be between 1 and 1000; using 1000.")
             page_size = 1000
+        listing_limit = self.listing_limit
+        if listing_limit < 1:
+            self.log.error("listing_limit must be at least 1; using 10000.")
+            listing_limit = 10_000
         cm = self.serverapp.contents_manager
         bridged = isinstance(cm, WorkbenchContentsManager)
         service = MountService(
@@ -254,6 +266,7 @@ class Workbench(ExtensionApp):
             root_dir=self.root_dir,
             allowed_local_roots=self.allowed_local_roots,
             listing_page_size=page_size,
+            listing_limit=listing_limit,
             fuse=self.fuse_mounts,
             in_file_browser=bridged,
             logger=self.log,

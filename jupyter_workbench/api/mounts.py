@@ -7,6 +7,13 @@
     GET    mounts/{name}            mount (``?check=1`` lists the store's root first)
     DELETE mounts/{name}            unmount: the registry forgets it; nothing on the storage changes
     GET    mounts/{name}/listing    ?path=&marker=&limit= -> {path, entries, next_marker}
+    GET    mounts/{name}/listing/more ?path=   -> {path, limit, step, shown, truncated}
+    POST   mounts/{name}/listing/more {path}   -> the same, the folder's bound raised one step
+
+The file browser lists a mount folder up to its bound (``c.Workbench.listing_limit``); after
+each listing of a folder, ``listing/more`` says how many entries it holds (``shown``) and whether
+the store has more (``truncated``), and POST raises that folder's bound by ``step`` entries (the
+file browser's "Load the next ..."; it then refreshes).
 
 A mount is the registry's description (no secrets: only the names of the secret options it has)
 plus ``path`` (where the file browser shows it, e.g. ``mnt/data``), ``state`` (``ok`` /
@@ -101,8 +108,34 @@ class MountListingHandler(WorkbenchHandler):
         )
 
 
+class ListingMoreHandler(WorkbenchHandler):
+    """The file browser's bound for one mount folder: what it shows, and one step more."""
+
+    def _state(self, name: str, rel: str) -> dict:
+        service = self.mounts
+        return {
+            "path": service.mount_path(name, rel),
+            **service.listing_bounds.state(name, rel),
+        }
+
+    @web.authenticated
+    async def get(self, name: str):
+        mount = self.mounts.get(name)
+        rel = normalize_relative_path(self.get_argument("path", ""))
+        self.reply(self._state(mount.name, rel))
+
+    @web.authenticated
+    async def post(self, name: str):
+        mount = self.mounts.get(name)
+        body = self.json_body(allowed={"path"})
+        rel = normalize_relative_path(field(body, "path", str, default=""))
+        self.mounts.listing_bounds.more(mount.name, rel)
+        self.reply(self._state(mount.name, rel))
+
+
 handlers = [
     (rf"{API}/mounts", MountsHandler),
     (rf"{API}/mounts/([^/]+)", MountHandler),
     (rf"{API}/mounts/([^/]+)/listing", MountListingHandler),
+    (rf"{API}/mounts/([^/]+)/listing/more", ListingMoreHandler),
 ]

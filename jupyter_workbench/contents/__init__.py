@@ -18,11 +18,12 @@ whatever real files are there. Along jupyter_server's own seams:
 
 How it behaves on a mount:
 
-- Directory listings are one ``storage.list_page`` call (one ListObjects on OSS/S3, no HEAD per
-  object) returning at most ``c.Workbench.listing_page_size`` entries, so the first page of a
-  100,000-key prefix shows at once. A model that stops early carries ``"truncated": true`` and
-  ``"next_marker"``; the stock file browser ignores both, so the Workbench sidebar's Mounts
-  panel offers "List more" (through ``GET workbench/api/mounts/<name>/listing``).
+- Directory listings are ``storage.list_page`` calls (one ListObjects per
+  ``c.Workbench.listing_page_size`` keys on OSS/S3, no HEAD per object) up to the folder's bound,
+  ``c.Workbench.listing_limit`` (10,000) entries unless the user loaded more. A model that stops
+  early carries ``"truncated": true`` and ``"next_marker"``; the stock file browser ignores both,
+  so the labextension asks ``workbench/api/mounts/<name>/listing/more`` after each listing and
+  shows a banner in the file browser with "Load the next N", which raises that folder's bound.
 - Every call to the store runs on the mount's own bounded thread pool (``MountService.run``): a
   slow or unreachable store never blocks the server's event loop, other mounts or local files.
   So does the per-entry work of a listing (its models and JSON, ``MountService.run_cpu``), one

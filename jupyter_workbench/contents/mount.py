@@ -5,9 +5,11 @@ mount is removed or redefined. It speaks jupyter_server's contents models over t
 fsspec filesystem; every store call runs on the mount's own thread pool (``MountService.run``)
 and its failures become HTTP errors through the one mapping (``api.base.http_error``):
 
-- listings are one ``storage.list_page`` call per store page (no HEAD per object), at most
-  ``listing_page_size`` entries; a model that stops early carries ``"truncated": true`` and
-  ``"next_marker"`` (the sidebar's Mounts panel offers "List more");
+- listings are one ``storage.list_page`` call per store page of ``listing_page_size`` entries
+  (no HEAD per object), up to the folder's bound (``MountService.listing_bounds``:
+  ``c.Workbench.listing_limit``, raised by the file browser's "Load the next ..."); a model that
+  stops early carries ``"truncated": true`` and ``"next_marker"``, and the bound's state
+  (``workbench/api/mounts/<name>/listing/more``) tells the file browser to say so;
 - missing files 404, existing targets 409, writes to a read-only mount 403, store failures 502,
   rejected credentials 400, each with a message that says what to do;
 - saves replace the file only once complete (``storage.writes``): a failed save leaves the old
@@ -141,13 +143,14 @@ class MountContents:
         return [self._entry_model(rel_dir, e) for e in entries if not hidden(e["name"])]
 
     @staticmethod
-    def list_pages(fs, rel: str, limit: int, marker: str | None = None):
-        """Up to ``limit`` entries of directory ``rel`` (several store pages if limit > 1000)."""
+    def list_pages(fs, rel: str, limit: int, marker: str | None = None, page_size: int = 1000):
+        """Up to ``limit`` entries of directory ``rel``, ``page_size`` per store call."""
         from ..storage.listing import MAX_PAGE_SIZE, list_page
 
+        page_size = min(page_size, MAX_PAGE_SIZE)
         entries: list[dict] = []
         while True:
-            page, marker = list_page(fs, rel, min(limit - len(entries), MAX_PAGE_SIZE), marker)
+            page, marker = list_page(fs, rel, min(limit - len(entries), page_size), marker)
             entries.extend(page)
             if marker is None or len(entries) >= limit:
                 return entries, marker
@@ -171,7 +174,12 @@ class MountContents:
         try:
             try:
                 entries, marker = await self.run(
-                    self.list_pages, fs, rel, self.cm.listing_page_size
+                    self.list_pages,
+                    fs,
+                    rel,
+                    self.service.listing_bounds.limit(self.name, rel),
+                    None,
+                    self.cm.listing_page_size,
                 )
             except NotADirectoryError as e:
                 if file_ok:
@@ -188,6 +196,7 @@ class MountContents:
         model["format"] = "json"
         model["truncated"] = marker is not None
         model["next_marker"] = marker
+        self.service.listing_bounds.record(self.name, rel, len(entries), marker is not None)
         return model
 
     async def _file_model(self, rel, info, content, type, format, require_hash):

@@ -4,12 +4,18 @@
 per entry: on OSS a single ListObjects call (delimiter ``/``, ``max-keys=page_size``), on S3 a
 single ListObjectsV2 call, so the first page of a 100,000-key prefix comes back as fast as the
 first 100. Other filesystems list the directory (fsspec ``ls``) and slice it.
+
+``ListingBounds`` says how many entries the file browser lists of each mount folder: every folder
+up to ``c.Workbench.listing_limit`` (10,000 by default), and one step more each time the user
+asks for the next entries of a larger folder ("Load the next 10,000" in the file browser).
 """
 
 from __future__ import annotations
 
 import errno
+import threading
 from bisect import bisect_right
+from collections import OrderedDict
 from datetime import datetime, timezone
 
 from fsspec.implementations.dirfs import DirFileSystem
@@ -19,6 +25,7 @@ from .errors import InvalidMountError, StorageUnavailableError
 from .urls import normalize_relative_path
 
 MAX_PAGE_SIZE = 1000
+DEFAULT_LISTING_LIMIT = 10_000
 
 
 def _to_utc(value) -> datetime | None:
@@ -163,3 +170,60 @@ def _generic_page(fs, rel: str, page_size: int, marker):
     page = items[start : start + page_size]
     more = start + page_size < len(items)
     return page, (page[-1]["name"] if more and page else None)
+
+
+class ListingBounds:
+    """How many entries the file browser lists of each mount folder, and what it last found.
+
+    Every folder gets ``limit`` entries; ``more(name, rel)`` raises that folder's bound by one
+    ``limit`` (the user asked for the next entries). The raised bounds of the ``max_folders``
+    folders used last are kept for the server's lifetime (or until the mount is removed):
+    the file browser's periodic refresh then lists as much as the user loaded.
+    """
+
+    def __init__(self, limit: int = DEFAULT_LISTING_LIMIT, max_folders: int = 256):
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidMountError("listing_limit must be a positive integer.")
+        self.step = limit
+        self.max_folders = max_folders
+        self._lock = threading.Lock()
+        self._raised: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._found: OrderedDict[tuple[str, str], tuple[int, bool]] = OrderedDict()
+
+    def limit(self, name: str, rel: str) -> int:
+        """The number of entries to list of folder ``rel`` of mount ``name``."""
+        with self._lock:
+            return self._raised.get((name, rel), self.step)
+
+    def more(self, name: str, rel: str) -> int:
+        """One step more for that folder; returns its new bound."""
+        with self._lock:
+            key = (name, rel)
+            value = self._raised.pop(key, self.step) + self.step
+            self._raised[key] = value
+            while len(self._raised) > self.max_folders:
+                self._raised.popitem(last=False)
+            return value
+
+    def record(self, name: str, rel: str, shown: int, truncated: bool) -> None:
+        """What the last listing of that folder found (entries listed, whether more exist)."""
+        with self._lock:
+            key = (name, rel)
+            self._found.pop(key, None)
+            self._found[key] = (shown, truncated)
+            while len(self._found) > self.max_folders:
+                self._found.popitem(last=False)
+
+    def state(self, name: str, rel: str) -> dict:
+        """``{limit, step, shown, truncated}``: ``shown`` is None before the first listing."""
+        with self._lock:
+            shown, truncated = self._found.get((name, rel), (None, False))
+            limit = self._raised.get((name, rel), self.step)
+        return {"limit": limit, "step": self.step, "shown": shown, "truncated": truncated}
+
+    def forget(self, name: str) -> None:
+        """Mount ``name`` was removed or redefined: its folders start from one step again."""
+        with self._lock:
+            for table in (self._raised, self._found):
+                for key in [k for k in table if k[0] == name]:
+                    del table[key]

@@ -40,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ..redact import scrub, url_secrets
 from .compute import gated
 from .errors import InvalidMountError, MountUnreachableError, StorageError, http_status_for
+from .listing import DEFAULT_LISTING_LIMIT, ListingBounds
 from .registry import Mount, MountRegistry
 from .urls import is_secret_option, normalize_relative_path, validate_mount_name
 
@@ -150,6 +151,7 @@ class MountService:
         root_dir: str | None = None,
         allowed_local_roots=(),
         listing_page_size: int = 1000,
+        listing_limit: int = DEFAULT_LISTING_LIMIT,
         fuse: bool = False,
         in_file_browser: bool = True,
         threads_per_mount: int = THREADS_PER_MOUNT,
@@ -161,6 +163,7 @@ class MountService:
         self.root_dir = os.path.abspath(root_dir) if root_dir else None
         self.allowed_local_roots = list(allowed_local_roots)
         self.listing_page_size = listing_page_size
+        self.listing_bounds = ListingBounds(listing_limit)
         self.fuse_enabled = fuse
         self.in_file_browser = in_file_browser
         self.threads_per_mount = threads_per_mount
@@ -292,6 +295,7 @@ class MountService:
         with self._lock:
             self._fs_cache.pop(name, None)
             self._mounts_key = None
+        self.listing_bounds.forget(name)
         for listener in self._forget_listeners:
             try:
                 listener(name)
@@ -382,6 +386,7 @@ class MountService:
         out["state"] = self.health.get(mount.name)
         out["fuse"] = self.fuse_status(mount.name)
         out["listing_page_size"] = self.listing_page_size
+        out["listing_limit"] = self.listing_bounds.step
         out["in_file_browser"] = self.in_file_browser
         return out
 
