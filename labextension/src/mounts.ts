@@ -4,13 +4,15 @@
  * context menu of a mount folder.
  *
  * Mounted storage shows in JupyterLab's own file browser at `mnt/<name>` (the server's
- * contents manager serves it); this plugin adds the panel to add and remove mounts and to
- * reach entries beyond the first page of a very large mount folder.
+ * contents manager serves it); this plugin adds the panel to add and remove mounts, and a
+ * banner in the file browser for a mount folder larger than the server's listing bound, with
+ * "Load the next N" there (`listingBanner.ts`).
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { addIcon, refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
 
+import { ListingBanner } from './listingBanner';
 import { IMount, MountsModel, MountsPanel } from './mountsPanel';
 import { IWorkbenchSidebar, SIDEBAR_ID, TRANSLATION_DOMAIN } from './tokens';
 
@@ -60,19 +62,6 @@ const mountsPlugin: JupyterFrontEndPlugin<void> = {
       model,
       trans,
       openFolder,
-      openFile: async path => {
-        await app.commands.execute('docmanager:open', { path });
-      },
-      browserState: () => {
-        if (!fileBrowser) {
-          return null;
-        }
-        let count = 0;
-        for (const _ of fileBrowser.model.items()) {
-          count++;
-        }
-        return { path: fileBrowser.model.path, count };
-      },
       mounted: refreshBrowser,
       openDocuments: () => openDocumentPaths(app),
       unmounted: async (mount: IMount) => {
@@ -88,8 +77,11 @@ const mountsPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
     if (fileBrowser) {
-      fileBrowser.model.pathChanged.connect(() => panel.updateMore());
-      fileBrowser.model.refreshed.connect(() => panel.updateMore());
+      // Above the breadcrumbs and the listing, below the toolbar: seen whatever is scrolled.
+      fileBrowser.insertWidget(
+        0,
+        new ListingBanner({ browser: fileBrowser, model, trans })
+      );
     }
     const selectedMount = (): IMount | null => {
       const item = fileBrowser?.selectedItems().next();

@@ -1,7 +1,7 @@
 /**
  * The sidebar's "Mounts" section: the mounts with their state, "Open" and "Unmount",
- * a form to add OSS / NAS / SMB / any fsspec URL, and "List more" for mount folders with
- * more entries than the file browser shows (the contents API returns one page).
+ * a form to add OSS / NAS / SMB / any fsspec URL. (Folders larger than the file browser's
+ * bound get a banner in the file browser itself: `listingBanner.ts`.)
  */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
@@ -15,9 +15,7 @@ import { button, checkbox, h, row, say, select, textInput } from './dom';
 import { TRANSLATION_DOMAIN } from './tokens';
 import {
   buildMountRequest,
-  formatBytes,
-  IListingEntry,
-  IListingPage,
+  IListingBound,
   IMount,
   IMountRequest,
   MountKind,
@@ -25,15 +23,11 @@ import {
 } from './util';
 
 export { buildMountRequest };
-export type { IListingEntry, IListingPage, IMount, IMountRequest };
+export type { IListingBound, IMount, IMountRequest };
 
 export interface IMountsPanelOptions {
   /** Show `path` (a folder) in the file browser. */
   openFolder: (path: string) => Promise<void>;
-  /** Open a file in its default editor/viewer. */
-  openFile: (path: string) => Promise<void>;
-  /** The file browser's current folder and how many entries it shows. */
-  browserState: () => { path: string; count: number } | null;
   /** Called after a mount was removed (the file browser may be inside it). */
   unmounted: (mount: IMount) => Promise<void>;
   /** Called after a mount was added (the file browser shows mnt/ at once). */
@@ -100,14 +94,30 @@ export class MountsModel {
     await this.refresh();
   }
 
-  async listing(name: string, path: string, marker?: string): Promise<IListingPage> {
-    const query = new URLSearchParams({ path });
-    if (marker) {
-      query.set('marker', marker);
+  /** The file browser's bound for folder `path` (an API path inside a mount). */
+  async listingBound(path: string): Promise<IListingBound | null> {
+    return this._bound(path, 'GET');
+  }
+
+  /** Raise that bound one step (then refresh the file browser to list the next entries). */
+  async loadMore(path: string): Promise<IListingBound | null> {
+    return this._bound(path, 'POST');
+  }
+
+  private async _bound(path: string, method: string): Promise<IListingBound | null> {
+    const mount = this.mountFor(path);
+    if (!mount) {
+      return null;
     }
-    return requestAPI<IListingPage>(
-      `mounts/${encodeURIComponent(name)}/listing?${query.toString()}`
-    );
+    const rel = path === mount.path ? '' : path.slice(mount.path.length + 1);
+    const url = `mounts/${encodeURIComponent(mount.name)}/listing/more`;
+    if (method === 'POST') {
+      return requestAPI<IListingBound>(url, {
+        method,
+        body: JSON.stringify({ path: rel })
+      });
+    }
+    return requestAPI<IListingBound>(`${url}?${new URLSearchParams({ path: rel })}`);
   }
 
   /** The mount whose folder holds `path`, if any. */
@@ -147,9 +157,8 @@ export class MountsPanel extends Widget {
     this.addClass('jp-WorkbenchMounts');
     this._list = h('ul', { className: 'jp-WorkbenchMounts-list' });
     this._listMessage = h('div', { className: 'jp-WorkbenchMounts-message' });
-    this._more = this._buildMore();
     this._form = this._buildForm();
-    this.node.append(this._list, this._listMessage, this._more, this._form);
+    this.node.append(this._list, this._listMessage, this._form);
     this._onKind();
     this._model.changed.connect(this._render, this);
   }
@@ -192,29 +201,6 @@ export class MountsPanel extends Widget {
     // The form is open when there is nothing else to do, or when the user asked for it.
     this._form.hidden = mounts.length > 0 && !this._formShown;
     this._list.replaceChildren(...mounts.map(m => this._renderMount(m)));
-    this.updateMore();
-  }
-
-  /** Show "List more" when the file browser is in a mount folder that may hold more. */
-  updateMore(): void {
-    const state = this._options.browserState();
-    const mount = state ? this._model.mountFor(state.path) : null;
-    const large = !!(state && mount && state.count >= mount.listing_page_size);
-    const key = large && state ? state.path : null;
-    if (key !== this._moreFor) {
-      this._moreFor = key;
-      this._moreMarker = undefined;
-      this._moreList.replaceChildren();
-      this._moreMessage.textContent = '';
-      this._moreButton.disabled = false;
-    }
-    this._more.hidden = !large;
-    if (large && mount) {
-      this._moreText.textContent = this._trans.__(
-        'This folder is large: the file browser shows its first %1 entries.',
-        mount.listing_page_size
-      );
-    }
   }
 
   private _renderMount(m: IMount): HTMLElement {
@@ -331,86 +317,6 @@ export class MountsPanel extends Widget {
 
   private _showListError(error: unknown): void {
     say(this._listMessage, (error as Error).message || String(error), true);
-  }
-
-  // ---------------------------------------------------------------- list more
-
-  private _buildMore(): HTMLElement {
-    this._moreText = h('div', {});
-    this._moreButton = button(this._trans.__('List more'));
-    this._moreButton.addEventListener('click', () => void this._listMore());
-    this._moreList = h('ul', { className: 'jp-WorkbenchMounts-moreList' });
-    this._moreMessage = h('div', { className: 'jp-WorkbenchMounts-message' });
-    const box = h(
-      'div',
-      { className: 'jp-WorkbenchMounts-more' },
-      this._moreText,
-      this._moreButton,
-      this._moreMessage,
-      this._moreList
-    );
-    box.hidden = true;
-    return box;
-  }
-
-  private async _listMore(): Promise<void> {
-    const trans = this._trans;
-    const state = this._options.browserState();
-    const mount = state ? this._model.mountFor(state.path) : null;
-    if (!state || !mount) {
-      return;
-    }
-    const rel = state.path === mount.path ? '' : state.path.slice(mount.path.length + 1);
-    this._moreButton.disabled = true;
-    say(this._moreMessage, trans.__('Listing…'));
-    try {
-      if (this._moreMarker === undefined) {
-        // The file browser shows the first page; start after it.
-        this._moreMarker = (await this._model.listing(mount.name, rel)).next_marker;
-      }
-      if (this._moreMarker === null) {
-        say(this._moreMessage, trans.__('No more entries.'));
-        return;
-      }
-      const next = await this._model.listing(mount.name, rel, this._moreMarker);
-      this._moreMarker = next.next_marker;
-      this._moreList.append(...next.entries.map(e => this._renderEntry(e)));
-      const n = this._moreList.childElementCount;
-      say(
-        this._moreMessage,
-        next.next_marker === null
-          ? trans.__('All entries listed (%1 more than the file browser shows).', n)
-          : trans.__('%1 more entries listed.', n)
-      );
-      this._moreButton.disabled = next.next_marker === null;
-    } catch (error) {
-      say(this._moreMessage, (error as Error).message, true);
-    } finally {
-      if (this._moreMarker !== null) {
-        this._moreButton.disabled = false;
-      }
-    }
-  }
-
-  private _renderEntry(e: IListingEntry): HTMLElement {
-    const link = h(
-      'button',
-      { className: 'jp-WorkbenchMounts-entry', type: 'button', title: e.path },
-      e.type === 'directory' ? `${e.name}/` : e.name
-    );
-    link.addEventListener('click', () => {
-      const open =
-        e.type === 'directory' ? this._options.openFolder : this._options.openFile;
-      void open(e.path).catch(error => say(this._moreMessage, error.message, true));
-    });
-    return h(
-      'li',
-      {},
-      link,
-      e.type === 'file'
-        ? h('span', { className: 'jp-WorkbenchMounts-size' }, formatBytes(e.size))
-        : null
-    );
   }
 
   // ---------------------------------------------------------------- add form
@@ -561,15 +467,8 @@ export class MountsPanel extends Widget {
   private _model: MountsModel;
   private _list: HTMLUListElement;
   private _listMessage: HTMLDivElement;
-  private _more: HTMLElement;
   private _form: HTMLElement;
   private _formShown = false;
-  private _moreText!: HTMLDivElement;
-  private _moreButton!: HTMLButtonElement;
-  private _moreList!: HTMLUListElement;
-  private _moreMessage!: HTMLDivElement;
-  private _moreFor: string | null = null;
-  private _moreMarker: string | null | undefined = undefined;
   private _kind!: HTMLSelectElement;
   private _groups: { [kind: string]: HTMLElement } = {};
   private _fields: { [name: string]: HTMLInputElement | HTMLTextAreaElement } = {};

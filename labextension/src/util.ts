@@ -207,21 +207,22 @@ export interface IMount {
   state: { state: 'ok' | 'error' | 'unknown'; message: string | null };
   fuse: unknown;
   listing_page_size: number;
+  listing_limit: number;
   in_file_browser: boolean;
 }
 
-export interface IListingEntry {
-  name: string;
+/** `workbench/api/mounts/<name>/listing/more`: the file browser's bound for one folder. */
+export interface IListingBound {
+  /** The folder's API path (`mnt/<name>/<rel>`). */
   path: string;
-  type: 'file' | 'directory';
-  size: number;
-  last_modified: string | null;
-}
-
-export interface IListingPage {
-  path: string;
-  entries: IListingEntry[];
-  next_marker: string | null;
+  /** Entries the file browser lists of it now. */
+  limit: number;
+  /** How many more one "load the next" adds. */
+  step: number;
+  /** Entries its last listing held (null before the first). */
+  shown: number | null;
+  /** Whether the store holds more than that listing. */
+  truncated: boolean;
 }
 
 /** What the user asked for, as the REST API takes it. */

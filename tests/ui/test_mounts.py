@@ -5,12 +5,20 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import open_file_browser, open_lab, show_section, snap, start_lab, stop_lab
+from conftest import (
+    lab_settings,
+    open_file_browser,
+    open_lab,
+    show_section,
+    snap,
+    start_lab,
+    stop_lab,
+)
 
 from jupyter_workbench.testing import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, OSSEmulator
 
 CONTENTS_MANAGER = "jupyter_workbench.contents.WorkbenchContentsManager"
-PAGE_SIZE = 20
+LISTING_LIMIT = 3000  # c.Workbench.listing_limit (default 10,000), small to keep the test fast
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +30,14 @@ def oss():
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("lab-mounts")
     server = start_lab(
-        tmp_path_factory.mktemp("lab-mounts"),
+        tmp,
         f"--ServerApp.contents_manager_class={CONTENTS_MANAGER}",
-        f"--Workbench.listing_page_size={PAGE_SIZE}",
+        f"--Workbench.listing_limit={LISTING_LIMIT}",
+        env_extra=lab_settings(
+            tmp, {"@jupyterlab/filebrowser-extension:browser": {"showFileFilter": True}}
+        ),
     )
     yield server
     stop_lab(server)
@@ -161,32 +173,45 @@ def test_adding_with_a_wrong_secret_shows_a_plain_message(lab, page, oss):
     assert item.count() == 0
 
 
-def test_a_folder_larger_than_a_page_offers_list_more(lab, page, oss):
-    # Given a folder with more objects than the file browser is given at once
-    for i in range(PAGE_SIZE + 5):
-        oss.put_object("demo", f"many/f{i:03d}.txt", b"x")
+def test_the_file_browser_lists_big_folders_whole_and_loads_more_past_the_bound(lab, page, oss):
+    # Given a folder of exactly the bound's size and one 500 entries larger
+    for i in range(LISTING_LIMIT):
+        oss.put_object("demo", f"many/f{i:05d}.txt", b"x")
+    for i in range(LISTING_LIMIT + 500):
+        oss.put_object("demo", f"huge/g{i:05d}.txt", b"x")
     open_lab(page, lab)
     show_section(page, "mounts")
     panel, item = fill_oss_form(page, oss, "big")
     item.wait_for()
+    items = page.locator("#filebrowser .jp-DirListing-item")
+    banner = page.locator("#filebrowser .jp-WorkbenchListingBanner")
 
-    # When the user browses into it
+    # When the user browses into the first: the stock file browser shows every entry
     item.get_by_role("button", name="Open").click()
     page.locator('.jp-DirListing-item[title^="Name: many"]').dblclick()
-    page.locator('.jp-DirListing-item[title^="Name: f000.txt"]').wait_for()
-    assert page.locator(".jp-DirListing-item").count() == PAGE_SIZE
+    last = page.locator('.jp-DirListing-item[title^="Name: f02999.txt"]')
+    last.wait_for(state="attached", timeout=90_000)  # 3,000 items on 2 busy cores
+    assert items.count() == LISTING_LIMIT
+    assert banner.is_hidden()
 
-    # Then the Mounts panel says so and lists the rest on demand
-    show_section(page, "mounts")
-    more = panel.locator(".jp-WorkbenchMounts-more")
-    more.wait_for(state="visible")
-    assert f"first {PAGE_SIZE} entries" in more.inner_text()
-    more.get_by_role("button", name="List more").click()
-    entries = more.locator(".jp-WorkbenchMounts-entry")
-    entries.first.wait_for()
-    assert entries.all_inner_texts() == [f"f{i:03d}.txt" for i in range(PAGE_SIZE, PAGE_SIZE + 5)]
-    assert "All entries listed" in more.inner_text()
+    # When the user opens the larger one: the first 3,000, and a banner saying more exist
+    page.goto(f"{lab.url}lab/tree/mnt/big/huge?token={lab.token}")
+    banner.wait_for(state="visible", timeout=90_000)
+    assert items.count() == LISTING_LIMIT
+    assert "first 3,000 entries" in banner.inner_text()
+    snap(page, "light-listing-banner", page.locator("#filebrowser"))
 
-    # And an entry opens in the editor
-    entries.last.click()
-    page.locator(".jp-FileEditor").wait_for()
+    # When the user clicks "Load the next 3,000" there
+    banner.get_by_role("button", name="Load the next 3,000").click()
+    last = page.locator('.jp-DirListing-item[title^="Name: g03499.txt"]')
+    last.wait_for(state="attached", timeout=90_000)
+    # Then the folder is complete and the banner gone
+    assert items.count() == LISTING_LIMIT + 500
+    banner.wait_for(state="hidden")
+
+    # And the file browser's filter finds an entry of the newly loaded ones
+    page.locator("#filebrowser .jp-FileBrowser-filterBox input").fill("g03456")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#filebrowser .jp-DirListing-item').length === 1"
+    )
+    assert "g03456.txt" in items.first.inner_text()
