@@ -87,7 +87,10 @@ class EnvironmentService:
     async def info(self, name: str) -> dict:
         out = public(await self._off_loop(environment_info, name, self.environments_dir))
         creation = await self._off_loop(self.creation, name)
-        if creation is not None:
+        # An ended creation while the environment is being created again (by the CLI, which
+        # runs no job): not the one in progress, so not shown as if it were.
+        stale = creation is not None and creation.state != "running" and out["state"] == "creating"
+        if creation is not None and not stale:
             out["creation"] = creation.to_dict()
         return out
 

@@ -50,6 +50,7 @@ from typing import Any
 from ..atomic import write_json_atomic
 from ..errors import WorkbenchError
 from ..state import default_state_dir
+from .processes import process_start_time, read_json
 
 STATES = ("running", "succeeded", "failed", "cancelled")
 FINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
@@ -107,65 +108,6 @@ class Job:
     @property
     def finished(self) -> bool:
         return self.state in FINAL_STATES
-
-
-# -- small file helpers ------------------------------------------------------------------
-
-
-def read_json(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def process_start_time(pid: int) -> str | None:
-    """An identifier of when ``pid`` started, or None when no such (living) process.
-
-    Linux: the start time in clock ticks from ``/proc/<pid>/stat``; zombies count as gone.
-    Elsewhere psutil when available, else only whether the pid exists ("?").
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return None
-    except OSError:
-        stat = None
-    if stat is not None:
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) < 20 or fields[0] in ("Z", "X", "x"):
-            return None
-        return fields[19]
-    try:
-        import psutil
-
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return None
-        return f"{proc.create_time():.2f}"
-    except ImportError:
-        pass
-    except Exception:
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return "?"
-
-
-def describe_exit(code: int) -> str:
-    """A one-line reason for a non-zero exit status (negative: killed by that signal)."""
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"The process was killed by {name} (from outside the workbench)."
-    return f"The process exited with code {code}."
 
 
 # -- environments --------------------------------------------------------------------------

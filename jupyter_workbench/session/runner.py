@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..atomic import write_json_atomic
 from ..redact import scrub
-from .jobs import describe_exit
+from .processes import describe_exit
 
 PROGRESS_WRITE_S = 0.25  # at most this often a progress event rewrites state.json
 
