@@ -136,7 +136,10 @@ def _workbench_environment_python(name: str, environments_dir: str | None) -> st
     info = environment_info(name, environments_dir)
     if not info.get("ready"):
         raise JobError(f"Environment {name!r} is not ready: {info.get('message', '')}".strip())
-    return info["python_executable"]
+    from ..environments.overlay import user_python
+
+    # a shared, read-only environment: the user's overlay (their own %pip installs included)
+    return user_python(name, info["path"])
 
 
 def _workbench_environment_kernel(name: str) -> str | None:

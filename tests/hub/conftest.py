@@ -10,6 +10,13 @@ frontend, and two users:
 - ``bob``: ``--Workbench.session_idle_timeout=20``; extensions linked in reverse order
   (``singleuser.py``), so JupyterHub's is linked first.
 
+Run as root (CI, this machine), the users are REAL Unix accounts: ``wbhub-alice`` and
+``wbhub-bob`` are created with ``useradd`` (homes 0700 under a 0755 temp dir), the hub logs
+them in as ``alice``/``bob`` (DummyAuthenticator) and LocalProcessSpawner runs each server as
+its Unix user, from a Python every user can run (``public_python``), with py3/tf2 shared from a
+root-owned, read-only directory (``SHARED_ENVS``). Otherwise SimpleLocalProcessSpawner runs both
+servers as the current user and the tests that need real users skip, saying why.
+
 The proxy comes from npm (``configurable-http-proxy@5``), installed on first use into
 ``.cache/npm`` in the repo (not globally). Run these tests in their own pytest invocation
 (``pytest tests/hub``): they drive chromium through playwright's sync API.
@@ -17,16 +24,22 @@ The proxy comes from npm (``configurable-http-proxy@5``), installed on first use
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
+import pwd
 import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -46,6 +59,13 @@ USER_ARGS = {
     "bob": ["--Workbench.session_idle_timeout=20", "--Workbench.session_warning=5"],
 }
 LINK_ORDER = {"alice": "sorted", "bob": "reversed"}
+# Real users: hub user -> Unix account (a prefix, so no real account is ever touched).
+UNIX_USERS = {u: f"wbhub-{u}" for u in USERS}
+# The admin-created, read-only py3/tf2 every user's kernels run from (kept between runs: tf2 is
+# 1.6 GB and minutes to build; outside any home so that every user can reach it).
+SHARED_ENVS = Path(
+    os.environ.get("JUPYTER_WORKBENCH_HUB_ENVS", "/var/tmp/jupyter-workbench-hub-envs")
+)
 # How often single-user servers report activity and the hub reads the proxy's (seconds).
 ACTIVITY_INTERVAL = 3
 
@@ -85,6 +105,151 @@ def configurable_http_proxy() -> str:
     return str(exe)
 
 
+def reachable_by_all(path: str | os.PathLike) -> bool:
+    """Whether every user can reach ``path``: each directory on the way is searchable by
+    others (o+x) and ``path`` itself readable by others."""
+    p = Path(os.path.realpath(path))
+    try:
+        for d in p.parents:
+            if not d.stat().st_mode & stat.S_IXOTH:
+                return False
+        return bool(p.stat().st_mode & stat.S_IROTH)
+    except OSError:
+        return False
+
+
+def public_python() -> str | None:
+    """An interpreter every Unix user can run that has this test environment's packages.
+
+    This interpreter itself when its installation is reachable by all; else (a pyenv under
+    /root, say) a virtual environment in ``.cache/hub-python`` made from the system Python of
+    the same version, whose ``.pth`` adds this environment's site-packages and whose ``etc`` and
+    ``share`` are this environment's (JupyterLab's app dir, the server extensions' config).
+    None when neither works.
+    """
+    if reachable_by_all(sys.executable) and reachable_by_all(sysconfig.get_paths()["purelib"]):
+        return sys.executable
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    system = shutil.which(version, path="/usr/local/bin:/usr/bin:/bin")
+    if system is None or not reachable_by_all(system):
+        return None
+    venv = REPO / ".cache" / "hub-python"
+    py = venv / "bin" / "python"
+    if not py.exists():
+        subprocess.run([system, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    purelib = sysconfig.get_paths()["purelib"]
+    pth = venv / "lib" / version / "site-packages" / "workbench-test-env.pth"
+    pth.write_text(f"import site; site.addsitedir({purelib!r})\n")
+    for name in ("etc", "share"):
+        link = venv / name
+        if (Path(sys.prefix) / name).exists() and not link.is_symlink():
+            if link.is_dir():
+                shutil.rmtree(link)
+            link.symlink_to(Path(sys.prefix) / name, target_is_directory=True)
+    return str(py)
+
+
+def real_users_reason() -> str | None:
+    """Why the hub cannot run real Unix users here (None when it can)."""
+    if os.geteuid() != 0:
+        return "real Unix users need root (useradd, LocalProcessSpawner's setuid)"
+    if shutil.which("useradd") is None or shutil.which("userdel") is None:
+        return "useradd/userdel are missing"
+    if not reachable_by_all(REPO / "jupyter_workbench" / "__init__.py"):
+        return f"the checkout {REPO} is not readable by other users (clone it outside /root)"
+    if public_python() is None:
+        return "no Python every user can run (install python3 and python3-venv)"
+    return None
+
+
+REAL_USERS_REASON = real_users_reason()
+needs_real_users = pytest.mark.skipif(REAL_USERS_REASON is not None, reason=f"{REAL_USERS_REASON}")
+
+
+def _processes_of(uid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def _remove_unix_user(name: str) -> None:
+    try:
+        uid = pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return
+    for pid in _processes_of(uid):  # what the test's servers and kernels left (by pid)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    subprocess.run(["userdel", name], check=False, capture_output=True, timeout=60)
+
+
+def create_unix_users(homes: Path) -> dict[str, str]:
+    """``useradd`` the test accounts, homes ``homes/<user>`` (0700, theirs, with this
+    checkout's frontend); an account left by a killed run is replaced."""
+    for user, name in UNIX_USERS.items():
+        _remove_unix_user(name)
+        home = homes / user
+        subprocess.run(
+            [
+                "useradd",
+                "--home-dir",
+                str(home),
+                "--create-home",
+                "--shell",
+                "/bin/bash",
+                "--user-group",
+                name,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        _write_home(home)
+        pw = pwd.getpwnam(name)
+        for path in [home, *home.rglob("*")]:
+            os.lchown(path, pw.pw_uid, pw.pw_gid)
+        home.chmod(0o700)
+    return dict(UNIX_USERS)
+
+
+def ensure_shared_environments(python: str, names=("py3", "tf2")) -> Path:
+    """py3/tf2 in SHARED_ENVS, created by root (this process) from ``python``, mode 0755: what a
+    team admin does once with ``jupyter workbench env create`` (seconds when they are ready)."""
+    SHARED_ENVS.mkdir(parents=True, exist_ok=True)
+    SHARED_ENVS.chmod(0o755)
+    env = dict(
+        os.environ,
+        JUPYTER_WORKBENCH_ENVS_DIR=str(SHARED_ENVS),
+        PYTHONPATH=str(REPO),
+        TF_ENABLE_ONEDNN_OPTS="0",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    old = os.umask(0o022)
+    try:
+        for name in names:
+            r = subprocess.run(
+                [python, "-m", "jupyter_workbench.cli", "env", "create", name, "--no-kernelspec"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=1500,
+            )
+            assert r.returncode == 0, (
+                f"creating the shared {name} failed:\n{r.stdout[-3000:]}{r.stderr[-3000:]}"
+            )
+    finally:
+        os.umask(old)
+    return SHARED_ENVS
+
+
 def free_ports(n: int) -> list[int]:
     """``n`` distinct free loopback ports (held open together, so none is handed out twice)."""
     socks = [socket.socket() for _ in range(n)]
@@ -106,7 +271,19 @@ class Hub:
     log: Path
     process: subprocess.Popen
     start_seconds: dict[str, float] = field(default_factory=dict)
+    unix: dict[str, str] = field(default_factory=dict)  # hub user -> Unix account (real users)
+    python: str = sys.executable  # what the single-user servers run
     _tokens: dict[str, str] = field(default_factory=dict)
+
+    def write_home(self, user: str, relpath: str, text: str) -> Path:
+        """A file in ``user``'s home, owned by them (as if they had written it)."""
+        path = self.homes / user / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        if user in self.unix:
+            pw = pwd.getpwnam(self.unix[user])
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+        return path
 
     def api(self, method: str, path: str, token: str | None = None, **kwargs):
         headers = {"Authorization": f"token {token or self.admin_token}"}
@@ -167,18 +344,32 @@ def _write_home(home: Path) -> None:
         link.symlink_to(built, target_is_directory=True)
 
 
-def write_config(tmp: Path, chp: str, ports: dict, admin_token: str, culler_token: str) -> Path:
-    homes = tmp / "homes"
-    for user in USERS:
-        _write_home(homes / user)
+def write_config(
+    tmp: Path,
+    chp: str,
+    ports: dict,
+    admin_token: str,
+    culler_token: str,
+    homes: Path,
+    unix: dict[str, str],
+    python: str,
+) -> Path:
     extra = ["--LabApp.news_url=", "--ServerApp.shutdown_no_activity_timeout=0"]
-    if os.geteuid() == 0:
+    if unix:
+        extra.append(f"--Workbench.environments_dir={SHARED_ENVS}")
+        path = f"{Path(python).parent}:/usr/local/bin:/usr/bin:/bin"
+    else:
+        for user in USERS:
+            _write_home(homes / user)
+        path = os.environ.get("PATH", "")
+    if os.geteuid() == 0 and not unix:
         extra.append("--allow-root")
     settings = {
         "chp": chp,
         "ports": ports,
         "homes": str(homes),
-        "python": sys.executable,
+        "unix_users": unix,
+        "python": python,
         "singleuser": str(HERE / "singleuser.py"),
         "repo": str(REPO),
         "user_args": {u: USER_ARGS[u] + extra for u in USERS},
@@ -186,7 +377,7 @@ def write_config(tmp: Path, chp: str, ports: dict, admin_token: str, culler_toke
         "admin_token": admin_token,
         "culler_token": culler_token,
         "activity_interval": ACTIVITY_INTERVAL,
-        "path": os.environ.get("PATH", ""),
+        "path": path,
     }
     config = tmp / "jupyterhub_config.py"
     config.write_text(
@@ -203,7 +394,15 @@ def hub(tmp_path_factory):
     ports = dict(zip(("public", "hub", "proxy_api"), free_ports(3), strict=True))
     admin_token = secrets.token_hex(24)
     culler_token = secrets.token_hex(24)
-    config = write_config(tmp, chp, ports, admin_token, culler_token)
+    if REAL_USERS_REASON is None:
+        # (pytest's temp dirs are 0700 root's: the homes need a parent every user can cross)
+        homes = Path(tempfile.mkdtemp(prefix="wb-hub-homes-"))
+        homes.chmod(0o755)
+        unix = create_unix_users(homes)
+        python = public_python()
+    else:
+        homes, unix, python = tmp / "homes", {}, sys.executable
+    config = write_config(tmp, chp, ports, admin_token, culler_token, homes, unix, python)
     log = tmp / "hub.log"
     env = dict(
         os.environ, PYTHONPATH=str(REPO), TF_ENABLE_ONEDNN_OPTS="0", TF_CPP_MIN_LOG_LEVEL="2"
@@ -219,7 +418,14 @@ def hub(tmp_path_factory):
             start_new_session=True,
         )
     h = Hub(
-        f"http://127.0.0.1:{ports['public']}/", admin_token, culler_token, tmp / "homes", log, proc
+        f"http://127.0.0.1:{ports['public']}/",
+        admin_token,
+        culler_token,
+        homes,
+        log,
+        proc,
+        unix=unix,
+        python=python,
     )
     try:
         deadline = time.monotonic() + 60
@@ -238,6 +444,10 @@ def hub(tmp_path_factory):
         yield h
     finally:
         _stop_hub(h)
+        if unix:
+            for name in unix.values():
+                _remove_unix_user(name)
+            shutil.rmtree(homes, ignore_errors=True)
 
 
 def _stop_hub(h: Hub) -> None:
@@ -309,4 +519,112 @@ def page_session(page) -> dict:
           const r = await fetch(url, {headers, credentials: 'same-origin'});
           return await r.json();
         }"""
+    )
+
+
+def run_async(coro):
+    """``asyncio.run(coro)`` in a thread of its own: playwright's sync API may hold this
+    thread's event loop."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+class HubKernel:
+    """A kernel of ``user``'s server, driven over its websocket through the hub's proxy with
+    the user's hub token (what a notebook tab does, without a browser)."""
+
+    def __init__(self, hub: Hub, user: str, kernel_name: str):
+        self.hub, self.user = hub, user
+        t0 = time.monotonic()
+        r = hub.user_api(user, "api/kernels", "POST", json={"name": kernel_name})
+        assert r.status_code == 201, r.text
+        self.id = r.json()["id"]
+        status, out = self.execute("print('ready')")
+        assert status == "ok" and "ready" in out, out
+        self.start_seconds = time.monotonic() - t0
+
+    def execute(self, code: str, timeout: float = 240) -> tuple[str, str]:
+        """Run ``code``; (status, stdout + stderr + error text)."""
+        return run_async(self._execute(code, timeout))
+
+    async def _execute(self, code: str, timeout: float) -> tuple[str, str]:
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        url = self.hub.server_url(self.user, f"api/kernels/{self.id}/channels")
+        request = HTTPRequest(
+            url.replace("http://", "ws://"),
+            headers={"Authorization": f"token {self.hub.user_token(self.user)}"},
+        )
+        ws = await asyncio.wait_for(websocket_connect(request), 60)
+        msg_id = uuid.uuid4().hex
+        ws.write_message(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": msg_id,
+                        "msg_type": "execute_request",
+                        "username": self.user,
+                        "session": uuid.uuid4().hex,
+                        "version": "5.3",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "content": {"code": code, "silent": False, "allow_stdin": False},
+                    "channel": "shell",
+                    "buffers": [],
+                }
+            )
+        )
+        out: list[str] = []
+        status, idle = None, False
+        deadline = time.monotonic() + timeout
+        try:
+            while status is None or not idle:
+                raw = await asyncio.wait_for(ws.read_message(), deadline - time.monotonic())
+                assert raw is not None, "the kernel websocket closed"
+                msg = json.loads(raw)
+                if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                kind, content = msg["msg_type"], msg["content"]
+                if kind == "stream":
+                    out.append(content["text"])
+                elif kind == "error":
+                    out.append(f"{content['ename']}: {content['evalue']}\n")
+                elif kind == "execute_result":
+                    out.append(content["data"].get("text/plain", "") + "\n")
+                elif kind == "execute_reply":
+                    status = content["status"]
+                elif kind == "status" and content["execution_state"] == "idle":
+                    idle = True
+        finally:
+            ws.close()
+        return status, "".join(out)
+
+    def restart(self) -> None:
+        r = self.hub.user_api(self.user, f"api/kernels/{self.id}/restart", "POST")
+        assert r.status_code == 200, r.text
+
+    def shutdown(self) -> None:
+        self.hub.user_api(self.user, f"api/kernels/{self.id}", "DELETE")
+
+
+def as_unix_user(
+    hub: Hub, user: str, code: str, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess:
+    """Run Python ``code`` as ``user``'s Unix account (what bob could do in his terminal)."""
+    pw = pwd.getpwnam(hub.unix[user])
+    return subprocess.run(
+        [hub.python, "-c", code, *args],
+        user=pw.pw_uid,
+        group=pw.pw_gid,
+        extra_groups=[],
+        env={"HOME": pw.pw_dir, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+        cwd="/",
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )

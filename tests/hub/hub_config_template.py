@@ -8,8 +8,26 @@ c.ConfigurableHTTPProxy.command = [S["chp"]]
 c.JupyterHub.authenticator_class = "dummy"
 c.DummyAuthenticator.password = "hub-test-password"
 c.Authenticator.allowed_users = {"alice", "bob"}
-c.JupyterHub.spawner_class = "simple"
-c.SimpleLocalProcessSpawner.home_dir_template = S["homes"] + "/{username}"
+if S["unix_users"]:
+    # Real Unix users: hub user alice is Unix user wbhub-alice (conftest.UNIX_USERS); the rest
+    # is JupyterHub's LocalProcessSpawner (setuid to the user, their HOME, their shell).
+    import pwd
+
+    from jupyterhub.spawner import LocalProcessSpawner
+
+    class UnixUserSpawner(LocalProcessSpawner):
+        def make_preexec_fn(self, name):
+            return super().make_preexec_fn(S["unix_users"][name])
+
+        def user_env(self, env):
+            pw = pwd.getpwnam(S["unix_users"][self.user.name])
+            env.update(USER=pw.pw_name, HOME=pw.pw_dir, SHELL=pw.pw_shell)
+            return env
+
+    c.JupyterHub.spawner_class = UnixUserSpawner
+else:
+    c.JupyterHub.spawner_class = "simple"
+    c.SimpleLocalProcessSpawner.home_dir_template = S["homes"] + "/{username}"
 c.Spawner.cmd = [S["python"], S["singleuser"]]
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 120

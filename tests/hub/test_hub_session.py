@@ -68,7 +68,7 @@ def test_hub_api_tokens_never_expire_through_the_workbench(hub, user):
 def test_hub_login_expires_after_40s_and_relogin_through_the_hub_keeps_the_edit(hub, contexts):
     # Given alice (session_absolute_timeout=40) editing a file after logging in via the hub
     home = hub.homes / "alice"
-    (home / "notes.txt").write_text("first line\n")
+    hub.write_home("alice", "notes.txt", "first line\n")
     context = contexts()
     page = open_lab_through_hub(context, hub, "alice", "lab/tree/notes.txt")
     login_at = page_session(page)["login_at"]

@@ -36,7 +36,7 @@ def test_jobs_keep_a_server_active_an_expired_idle_tab_does_not_and_the_culler_a
     hub, contexts
 ):
     # Given alice's background job, started with her hub token, and no browser of hers
-    (hub.homes / "alice" / "busy.py").write_text("import time\ntime.sleep(150)\n")
+    hub.write_home("alice", "busy.py", "import time\ntime.sleep(150)\n")
     r = hub.user_api("alice", "workbench/api/jobs", "POST", json={"path": "busy.py"})
     assert r.status_code == 201, r.text
     job = r.json()["id"]
