@@ -3,16 +3,18 @@ Zero-to-JupyterHub values ask for (offline: no cluster is contacted)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import yaml
 from traitlets.config import Config, PyFileConfigLoader
 
+from .conftest import run_async
+
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 WORKBENCH_ARGS = [
     "--Workbench.session_absolute_timeout=10800",
     "--Workbench.session_idle_timeout=1800",
+    "--Workbench.environments_dir=/opt/workbench/envs",
 ]
 
 
@@ -66,7 +68,7 @@ def _pod_for(values: dict, tmp_path: Path, monkeypatch, user_name: str = "alice"
         async with ApiClient() as client:  # the JSON the API server would receive
             return client.sanitize_for_serialization(pod)
 
-    return asyncio.run(render())
+    return run_async(render())
 
 
 def test_kubespawner_renders_a_pod_with_the_workbench_settings(tmp_path, monkeypatch):
@@ -90,3 +92,7 @@ def test_the_dockerfile_installs_the_workbench_and_fuse():
     text = (DEPLOY / "z2jh" / "Dockerfile").read_text()
     assert text.startswith("#") and "\nFROM " in text
     assert "fuse3" in text and "jupyter_workbench-*.whl" in text and "jupyterhub==6.1.1" in text
+    # the shared environments are built by root (read-only for the user) at the configured path
+    build = text[text.index("USER root", text.index("COPY dist/")) :]
+    assert "JUPYTER_WORKBENCH_ENVS_DIR=/opt/workbench/envs" in build
+    assert "env create $env" in build and "for env in py3 tf2" in build
