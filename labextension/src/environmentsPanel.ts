@@ -433,6 +433,21 @@ export class EnvironmentsPanel extends Widget {
         stateText[state] ?? state
       )
     );
+    if (env.shared) {
+      title.append(
+        h(
+          'span',
+          {
+            className: 'jp-WorkbenchEnv-sharedBadge',
+            'data-field': 'shared',
+            title: trans.__(
+              'Shared by the team and read-only: %pip install adds packages for you only, in your own overlay'
+            )
+          },
+          trans.__('shared')
+        )
+      );
+    }
     if (isActive) {
       title.append(
         h(
@@ -455,7 +470,21 @@ export class EnvironmentsPanel extends Widget {
     }
     const packages = describePackages(env.packages);
     if (packages) {
-      add(trans.__('Packages'), 'packages', packages);
+      add(
+        env.shared ? trans.__('Shared packages') : trans.__('Packages'),
+        'packages',
+        packages
+      );
+    }
+    if (env.shared) {
+      const personal = Object.entries(env.personal_packages ?? {})
+        .map(([dist, version]) => `${dist} ${version}`)
+        .join(', ');
+      add(
+        trans.__('Your packages'),
+        'personal-packages',
+        personal || trans.__('none (%pip install adds them here)')
+      );
     }
     const gpu = describeGpu(env, trans);
     if (gpu) {

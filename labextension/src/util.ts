@@ -112,6 +112,10 @@ export interface IEnvironment {
   state: EnvironmentState;
   message: string;
   cull_idle_timeout?: number | null;
+  /** Read-only for this user (a team's shared environment): their installs go to an overlay. */
+  shared?: boolean;
+  /** What this user installed into their overlay of a shared environment. */
+  personal_packages?: { [dist: string]: string };
   creation?: ICreation;
 }
 
