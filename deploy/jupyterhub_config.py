@@ -4,6 +4,14 @@
 #   jupyterhub -f jupyterhub_config.py
 # Every user is a Unix account (PAM login, the default authenticator); each single-user server
 # runs as that user, so mounts, credentials (mode 0600) and jobs stay in the user's home.
+#
+# One py3/tf2 for the whole team, created once by the admin (root) into a directory users can
+# read but not write, from a Python every user can run (not one under /root; umask 022):
+#   export JUPYTER_WORKBENCH_ENVS_DIR=/opt/workbench/envs
+#   sudo -E jupyter workbench env create py3 --no-kernelspec
+#   sudo -E jupyter workbench env create tf2 --no-kernelspec
+# Each user's kernels then run from it; %pip install / !pip install in a kernel go into the
+# user's own overlay of that environment (~/.local/share/jupyter/workbench/overlays/<env>).
 import sys
 
 c = get_config()  # noqa: F821
@@ -18,6 +26,7 @@ c.Spawner.default_url = "/lab"
 c.Spawner.args = [
     "--Workbench.session_absolute_timeout=10800",
     "--Workbench.session_idle_timeout=1800",
+    "--Workbench.environments_dir=/opt/workbench/envs",
 ]
 # How often servers report activity (jobs, busy kernels, user input) and the hub reads the
 # proxy's: small enough for the culler's timeout below.
