@@ -324,3 +324,67 @@ def test_live_channel_listing_is_empty_and_creation_not_implemented(oss):
             "ch", oss2.models.LiveChannelInfo(target=oss2.models.LiveChannelInfoTarget())
         )
     assert (exc.value.status, exc.value.code) == (501, "NotImplemented")
+
+
+# ------------------------------------------------------------------------ listings and bucket calls
+
+
+def test_multipart_upload_listing_pages_and_rolls_up_at_the_delimiter(oss):
+    # Given: 5 uploads of one key and uploads under 3 "directories"
+    b = bucket(oss)
+    ids = sorted(b.init_multipart_upload("up/key").upload_id for _ in range(5))
+    dirs = [f"up/d{i}/" for i in range(3)]
+    for d in dirs:
+        b.init_multipart_upload(d + "x")
+        b.init_multipart_upload(d + "y")
+    b.init_multipart_upload("elsewhere")
+    # When: two entries per page
+    got = list(oss2.MultipartUploadIterator(b, prefix="up/", delimiter="/", max_uploads=2))
+    flat = list(oss2.MultipartUploadIterator(b, prefix="up/d1/", max_uploads=1))
+    # Then
+    assert [u.key for u in got if u.is_prefix()] == dirs
+    assert [u.upload_id for u in got if not u.is_prefix()] == ids
+    assert [u.key for u in flat] == ["up/d1/x", "up/d1/y"]
+
+
+def test_listing_v2_names_owners_only_when_asked(oss):
+    b = bucket(oss)
+    plain = b.list_objects_v2(prefix="README")
+    owned = b.list_objects_v2(prefix="README", fetch_owner=True)
+    assert [o.key for o in plain.object_list] == ["README.txt"]
+    assert plain.object_list[0].owner is None
+    assert owned.object_list[0].owner.id
+
+
+def test_multipart_keeps_the_acl_and_refuses_repeated_tag_keys(oss):
+    b = bucket(oss)
+    upload_id = b.init_multipart_upload(
+        "acl.bin", headers={"x-oss-object-acl": oss2.OBJECT_ACL_PRIVATE}
+    ).upload_id
+    part = b.upload_part("acl.bin", upload_id, 1, b"z")
+    b.complete_multipart_upload("acl.bin", upload_id, [oss2.models.PartInfo(1, part.etag)])
+    assert b.get_object_acl("acl.bin").acl == "private"
+    twice = {"x-oss-tagging": "a=b&a=c"}
+    assert error(b.init_multipart_upload, "t.bin", headers=twice) == (400, "InvalidTag")
+
+
+def test_batch_delete_of_keys_with_control_characters(oss):
+    b = bucket(oss)
+    key = "中文!@#$%^&*()-=文件\x0c-2.txt"
+    b.put_object(key, b"x")
+    assert b.batch_delete_objects([key]).deleted_keys == [key]
+    assert not oss.exists("demo", key)
+
+
+def test_bucket_stat_and_info_fields(oss):
+    b = bucket(oss)
+    b.put_object("seven.txt", b"content")
+    stat = b.get_bucket_stat()
+    readme = len(oss.get_object("demo", "README.txt"))
+    iris = len(oss.get_object("demo", "data/iris.csv"))
+    assert (stat.object_count, stat.storage_size_in_bytes) == (3, 7 + readme + iris)
+    assert (stat.standard_object_count, stat.archive_object_count) == (3, 0)
+    assert stat.last_modified_time >= int(time.time()) - 60
+    info = b.get_bucket_info()
+    assert info.bucket_encryption_rule.sse_algorithm is None
+    assert info.comment == ""

@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import xml.etree.ElementTree as ET
 from urllib.parse import quote
 
 from .records import ObjectRecord, OSSServiceError
 from .wire import OWNER_ID, OWNER_NAME, _iso, _sub
+
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_PRIVATE = re.compile("[\ue000-\ue01f]")
 
 
 class BucketOps:
@@ -76,6 +80,8 @@ class BucketOps:
         _sub(node, "CrossRegionReplication", "Disabled")
         _sub(node, "Name", bucket.name)
         _sub(node, "DataRedundancyType", "LRS")
+        _sub(node, "Comment", "")
+        _sub(_sub(node, "ServerSideEncryptionRule"), "SSEAlgorithm", "None")
         owner = _sub(node, "Owner")
         _sub(owner, "DisplayName", OWNER_NAME)
         _sub(owner, "ID", OWNER_ID)
@@ -100,10 +106,18 @@ class BucketOps:
         with bucket.lock:
             records = list(bucket.objects.values())
             uploads = len(bucket.uploads)
+        size, count = str(sum(r.size for r in records)), str(len(records))
         root = ET.Element("BucketStat")
-        _sub(root, "Storage", str(sum(r.size for r in records)))
-        _sub(root, "ObjectCount", str(len(records)))
+        _sub(root, "Storage", size)
+        _sub(root, "ObjectCount", count)
         _sub(root, "MultipartUploadCount", str(uploads))
+        _sub(root, "LiveChannelCount", "0")
+        _sub(root, "LastModifiedTime", str(int(max((r.mtime for r in records), default=0))))
+        _sub(root, "StandardStorage", size)
+        _sub(root, "StandardObjectCount", count)
+        for cls in ("InfrequentAccess", "Archive", "ColdArchive", "DeepColdArchive"):
+            for field in ("Storage", "RealStorage", "ObjectCount"):
+                _sub(root, cls + field, "0")  # every object is Standard
         self._send_xml(200, root)
 
     # ----------------------------------------------------------- listing
@@ -123,7 +137,7 @@ class BucketOps:
             return lambda s: quote(s, safe="/")
         return lambda s: s
 
-    def _contents(self, root: ET.Element, rec: ObjectRecord, enc) -> None:
+    def _contents(self, root: ET.Element, rec: ObjectRecord, enc, owner: bool) -> None:
         node = _sub(root, "Contents")
         _sub(node, "Key", enc(rec.key))
         _sub(node, "LastModified", _iso(rec.mtime))
@@ -131,9 +145,10 @@ class BucketOps:
         _sub(node, "Type", rec.object_type)
         _sub(node, "Size", str(rec.size))
         _sub(node, "StorageClass", "Standard")
-        owner = _sub(node, "Owner")
-        _sub(owner, "ID", OWNER_ID)
-        _sub(owner, "DisplayName", OWNER_NAME)
+        if owner:
+            node = _sub(node, "Owner")
+            _sub(node, "ID", OWNER_ID)
+            _sub(node, "DisplayName", OWNER_NAME)
 
     def _list_objects(self) -> None:
         q = self.query
@@ -154,10 +169,11 @@ class BucketOps:
             _sub(root, "NextMarker", enc(res.next_marker))
         self._send_listing(root, res, enc)
 
-    def _send_listing(self, root, res, enc) -> None:
-        """The entries shared by ListObjects v1 and v2, then the reply."""
+    def _send_listing(self, root, res, enc, owner: bool = True) -> None:
+        """The entries shared by ListObjects v1 and v2 (v2 names owners on request), then the
+        reply."""
         for rec in res.objects:
-            self._contents(root, rec, enc)
+            self._contents(root, rec, enc, owner)
         for p in res.prefixes:
             _sub(_sub(root, "CommonPrefixes"), "Prefix", enc(p))
         self._send_xml(200, root)
@@ -195,29 +211,53 @@ class BucketOps:
             nxt = base64.urlsafe_b64encode(res.next_marker.encode("utf-8")).decode()
             _sub(root, "NextContinuationToken", nxt)
         _sub(root, "KeyCount", str(len(res.objects) + len(res.prefixes)))
-        self._send_listing(root, res, enc)
+        self._send_listing(root, res, enc, q.get("fetch-owner", "").lower() == "true")
 
     def _list_uploads(self, bucket=None) -> None:
-        prefix = self.query.get("prefix", "")
+        """ListMultipartUploads: by key then upload id, after ``key-marker``/``upload-id-marker``,
+        rolled up at ``delimiter``, ``max-uploads`` per page."""
+        q = self.query
+        prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+        key_marker, id_marker = q.get("key-marker", ""), q.get("upload-id-marker", "")
+        max_uploads = self._max("max-uploads", 1000, 1000)
+        entries: list = []  # Upload, or a common prefix (str)
+        truncated = False
+        for u in self.store.list_uploads(self.bucket_name, prefix):
+            if (u.key, u.upload_id) <= (key_marker, id_marker or "\uffff"):
+                continue
+            cut = u.key.find(delimiter, len(prefix)) if delimiter else -1
+            item = u.key[: cut + len(delimiter)] if cut >= 0 else u
+            if isinstance(item, str) and (item <= key_marker or (entries and entries[-1] == item)):
+                continue
+            if len(entries) == max_uploads:
+                truncated = True
+                break
+            entries.append(item)
         enc = self._encoder()
-        uploads = self.store.list_uploads(self.bucket_name, prefix)
+        last = entries[-1] if truncated else None
         root = ET.Element("ListMultipartUploadsResult")
         _sub(root, "Bucket", self.bucket_name)
-        _sub(root, "KeyMarker", "")
-        _sub(root, "UploadIdMarker", "")
-        _sub(root, "NextKeyMarker", "")
-        _sub(root, "NextUploadIdMarker", "")
-        _sub(root, "Delimiter", "")
+        _sub(root, "KeyMarker", enc(key_marker))
+        _sub(root, "UploadIdMarker", id_marker)
+        next_key = last if isinstance(last, str) else last.key if last else ""
+        _sub(root, "NextKeyMarker", enc(next_key))
+        _sub(
+            root, "NextUploadIdMarker", last.upload_id if last and not isinstance(last, str) else ""
+        )
+        _sub(root, "Delimiter", enc(delimiter))
         _sub(root, "Prefix", enc(prefix))
-        _sub(root, "MaxUploads", "1000")
-        if self.query.get("encoding-type") == "url":
+        _sub(root, "MaxUploads", str(max_uploads))
+        if q.get("encoding-type") == "url":
             _sub(root, "EncodingType", "url")
-        _sub(root, "IsTruncated", "false")
-        for u in uploads:
+        _sub(root, "IsTruncated", "true" if truncated else "false")
+        for e in entries:
+            if isinstance(e, str):
+                _sub(_sub(root, "CommonPrefixes"), "Prefix", enc(e))
+                continue
             node = _sub(root, "Upload")
-            _sub(node, "Key", enc(u.key))
-            _sub(node, "UploadId", u.upload_id)
-            _sub(node, "Initiated", _iso(u.initiated))
+            _sub(node, "Key", enc(e.key))
+            _sub(node, "UploadId", e.upload_id)
+            _sub(node, "Initiated", _iso(e.initiated))
         self._send_xml(200, root)
 
     def _list_live_channels(self, bucket) -> None:
@@ -240,14 +280,17 @@ class BucketOps:
             raise OSSServiceError(
                 400, "InvalidDigest", "The Content-MD5 you specified is not valid."
             )
-        try:
-            root = ET.fromstring(body)
+        try:  # keys may hold control characters, which XML 1.0 forbids but OSS accepts
+            root = ET.fromstring(_CONTROL.sub(lambda m: b"&#x%X;" % (0xE000 + m[0][0]), body))
         except ET.ParseError:
             raise OSSServiceError(
                 400, "MalformedXML", "The XML you provided was not well-formed."
             ) from None
         quiet = (root.findtext("Quiet") or "false").lower() == "true"
-        keys = [o.findtext("Key") or "" for o in root.findall("Object")]
+        keys = [
+            _PRIVATE.sub(lambda m: chr(ord(m[0]) - 0xE000), o.findtext("Key") or "")
+            for o in root.findall("Object")
+        ]
         if not keys or len(keys) > 1000:
             raise OSSServiceError(400, "MalformedXML", "Delete 1 to 1000 objects per request.")
         enc = self._encoder()

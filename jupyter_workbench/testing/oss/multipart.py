@@ -65,6 +65,7 @@ class MultipartOps:
             self._content_type(),
             self._user_meta(),
             self._tagging_header(),
+            self._object_acl_header(),
         )
         enc = self._encoder()
         root = ET.Element("InitiateMultipartUploadResult")

@@ -53,8 +53,10 @@ class ObjectOps:
 
     def _tagging_header(self) -> dict:
         """The tags of an ``x-oss-tagging: k1=v1&k2=v2`` header (PutObject, symlinks, multipart)."""
-        raw = _from_wire(self.headers.get("x-oss-tagging", ""))
-        return _checked_tags(dict(parse_qsl(raw, keep_blank_values=True)))
+        pairs = parse_qsl(_from_wire(self.headers.get("x-oss-tagging", "")), keep_blank_values=True)
+        if len({k for k, _ in pairs}) != len(pairs):
+            raise OSSServiceError(400, "InvalidTag", "A tag key appears twice.")
+        return _checked_tags(dict(pairs))
 
     def _put_symlink(self, bucket) -> None:
         self._read_all()

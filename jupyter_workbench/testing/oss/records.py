@@ -248,6 +248,7 @@ class Upload:
     parts: dict = field(default_factory=dict)  # number -> PartRecord
     directory: str | None = None
     tags: dict = field(default_factory=dict)  # the object's tags once completed
+    acl: str = "default"  # the object's ACL once completed
 
 
 @dataclass

@@ -125,7 +125,7 @@ class ObjectStore:
                 entry.name, info["key"], info["initiated"], info["content_type"], info["meta"]
             )
             upload.directory = entry.path
-            upload.tags = info.get("tags", {})
+            upload.tags, upload.acl = info.get("tags", {}), info.get("acl", "default")
             for p in info.get("parts", []):
                 part_path = os.path.join(entry.path, f"{p['number']}.part")
                 if os.path.exists(part_path):
@@ -149,6 +149,7 @@ class ObjectStore:
             "content_type": upload.content_type,
             "meta": upload.meta,
             "tags": upload.tags,
+            "acl": upload.acl,
             "parts": [
                 {
                     "number": p.number,
@@ -560,12 +561,18 @@ class ObjectStore:
     # ---------------------------------------------------------------- multipart
 
     def init_multipart(
-        self, bucket_name: str, key: str, content_type: str, meta: dict, tags: dict | None = None
+        self,
+        bucket_name: str,
+        key: str,
+        content_type: str,
+        meta: dict,
+        tags: dict | None = None,
+        acl: str = "default",
     ) -> str:
         validate_key(key)
         bucket = self.bucket(bucket_name)
         upload = Upload(uuid.uuid4().hex.upper(), key, time.time(), content_type, dict(meta))
-        upload.tags = dict(tags or {})
+        upload.tags, upload.acl = dict(tags or {}), acl
         if bucket.directory is not None:
             upload.directory = os.path.join(bucket.directory, ".uploads", upload.upload_id)
             os.makedirs(upload.directory)
@@ -720,6 +727,7 @@ class ObjectStore:
             "Multipart",
             upload.meta,
             tags=upload.tags,
+            acl=upload.acl,
         )
         try:
             with bucket.lock:
