@@ -53,6 +53,8 @@ phase_start lint
 ruff format --check .
 ruff check .
 (cd labextension && jlpm lint:check)
+# jest: the frontend's pure functions and its models against a real Jupyter server.
+(cd labextension && jlpm test)
 python scripts/translations.py --check  # every frontend string has its zh-CN translation
 
 phase_end

@@ -6,11 +6,8 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 import { closeIcon, folderIcon } from '@jupyterlab/ui-components';
-import { Poll } from '@lumino/polling';
-import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import { requestAPI } from './api';
 import { button, checkbox, h, row, say, select, textInput } from './dom';
 import { TRANSLATION_DOMAIN } from './tokens';
 import {
@@ -18,11 +15,11 @@ import {
   IListingBound,
   IMount,
   IMountRequest,
-  MountKind,
-  standby
+  MountKind
 } from './util';
+import { MountsModel } from './mountsModel';
 
-export { buildMountRequest };
+export { buildMountRequest, MountsModel };
 export type { IListingBound, IMount, IMountRequest };
 
 export interface IMountsPanelOptions {
@@ -36,116 +33,6 @@ export interface IMountsPanelOptions {
   openDocuments?: () => string[];
   model?: MountsModel;
   trans?: TranslationBundle;
-}
-
-/**
- * The mounts as the server lists them. Owns the REST calls; polls (slowly: a mount's health
- * changes rarely) while someone looks, and emits `changed` after every listing.
- */
-export class MountsModel {
-  constructor(options: { interval?: number } = {}) {
-    this._poll = new Poll({
-      auto: false,
-      factory: () => this._list(),
-      frequency: { interval: options.interval ?? 30_000, backoff: true, max: 300_000 },
-      name: 'jupyter-workbench:mounts',
-      standby: () => this._standby || standby()
-    });
-  }
-
-  get changed(): ISignal<this, IMount[]> {
-    return this._changed;
-  }
-
-  get mounts(): IMount[] {
-    return this._mounts;
-  }
-
-  /** The last listing error, if the last listing failed. */
-  get error(): string | null {
-    return this._error;
-  }
-
-  /** Pause polling (e.g. while the panel is hidden or the user is logged out). */
-  set standby(value: boolean) {
-    this._standby = value;
-  }
-
-  /** List now (and start polling). */
-  async refresh(): Promise<void> {
-    if (this._poll.state.phase === 'constructed') {
-      void this._poll.start();
-    }
-    await this._poll.refresh();
-    await this._poll.tick;
-  }
-
-  async add(request: IMountRequest): Promise<IMount> {
-    const mount = await requestAPI<IMount>('mounts', {
-      method: 'POST',
-      body: JSON.stringify(request)
-    });
-    await this.refresh();
-    return mount;
-  }
-
-  async remove(name: string): Promise<void> {
-    await requestAPI(`mounts/${encodeURIComponent(name)}`, { method: 'DELETE' });
-    await this.refresh();
-  }
-
-  /** The file browser's bound for folder `path` (an API path inside a mount). */
-  async listingBound(path: string): Promise<IListingBound | null> {
-    return this._bound(path, 'GET');
-  }
-
-  /** Raise that bound one step (then refresh the file browser to list the next entries). */
-  async loadMore(path: string): Promise<IListingBound | null> {
-    return this._bound(path, 'POST');
-  }
-
-  private async _bound(path: string, method: string): Promise<IListingBound | null> {
-    const mount = this.mountFor(path);
-    if (!mount) {
-      return null;
-    }
-    const rel = path === mount.path ? '' : path.slice(mount.path.length + 1);
-    const url = `mounts/${encodeURIComponent(mount.name)}/listing/more`;
-    if (method === 'POST') {
-      return requestAPI<IListingBound>(url, {
-        method,
-        body: JSON.stringify({ path: rel })
-      });
-    }
-    return requestAPI<IListingBound>(`${url}?${new URLSearchParams({ path: rel })}`);
-  }
-
-  /** The mount whose folder holds `path`, if any. */
-  mountFor(path: string): IMount | null {
-    return (
-      this._mounts.find(m => path === m.path || path.startsWith(m.path + '/')) || null
-    );
-  }
-
-  dispose(): void {
-    this._poll.dispose();
-  }
-
-  private async _list(): Promise<void> {
-    try {
-      this._mounts = await requestAPI<IMount[]>('mounts');
-      this._error = null;
-    } catch (error) {
-      this._error = (error as Error).message;
-    }
-    this._changed.emit(this._mounts);
-  }
-
-  private _poll: Poll;
-  private _mounts: IMount[] = [];
-  private _error: string | null = null;
-  private _standby = false;
-  private _changed = new Signal<this, IMount[]>(this);
 }
 
 export class MountsPanel extends Widget {

@@ -1,0 +1,224 @@
+/**
+ * Background jobs as the frontend sees them: a model that owns the jobs REST calls, polls
+ * the list and follows watched logs. The Jobs section and the status bar item render from it.
+ */
+import { Poll } from '@lumino/polling';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { requestAPI } from './api';
+import { appendLog, finishedSince, IJob, ILogBuffer, standby } from './util';
+
+/** `GET workbench/api/jobs/{id}/log?offset=N`: the log's bytes from `offset` to `next`. */
+export interface IJobLogReply {
+  id: string;
+  log: string;
+  size: number;
+  offset: number;
+  next: number;
+  truncated: boolean;
+}
+
+/** A watched job's log as the panel shows it. */
+export interface IJobLog extends ILogBuffer {
+  id: string;
+  /** Why the last read failed, if it did. */
+  error: string | null;
+}
+
+/**
+ * The jobs as the server lists them. Polls every `interval` ms while a job runs (slowly
+ * otherwise), in standby while the page is hidden or the user is logged out; emits `changed`
+ * after each listing and `finished` for each job that ended since the last one.
+ *
+ * A watched job's log is followed by a second poll, every `logInterval` ms, that asks only
+ * for what was written since the last read (`?offset=`), so output shows as cells print it.
+ */
+export class JobsModel {
+  constructor(
+    options: {
+      interval?: number;
+      logInterval?: number;
+      standby?: () => boolean | 'when-hidden';
+    } = {}
+  ) {
+    this._interval = options.interval ?? 2000;
+    this._poll = new Poll({
+      auto: false,
+      factory: () => this._tick(),
+      frequency: { interval: this._interval, backoff: true, max: 60_000 },
+      name: 'jupyter-workbench:jobs',
+      standby: options.standby ?? standby
+    });
+    this._logPoll = new Poll({
+      auto: false,
+      factory: () => this._readLogs(),
+      frequency: { interval: options.logInterval ?? 1000, backoff: true, max: 30_000 },
+      name: 'jupyter-workbench:job-logs',
+      standby: options.standby ?? standby
+    });
+  }
+
+  get changed(): ISignal<this, IJob[]> {
+    return this._changed;
+  }
+
+  /** A job that was running at the previous listing has ended. */
+  get finished(): ISignal<this, IJob> {
+    return this._finished;
+  }
+
+  /** A watched job's log grew (or its read failed). */
+  get logChanged(): ISignal<this, IJobLog> {
+    return this._logChanged;
+  }
+
+  get jobs(): IJob[] {
+    return this._jobs;
+  }
+
+  get running(): IJob[] {
+    return this._jobs.filter(j => j.state === 'running');
+  }
+
+  get error(): string | null {
+    return this._error;
+  }
+
+  log(id: string): IJobLog | undefined {
+    return this._logs.get(id);
+  }
+
+  /** Start polling (idempotent) and list now. */
+  async refresh(): Promise<void> {
+    if (this._poll.state.phase === 'constructed') {
+      void this._poll.start();
+    }
+    await this._poll.refresh();
+    await this._poll.tick;
+  }
+
+  async submit(path: string, environment = ''): Promise<IJob> {
+    const body: { path: string; environment?: string } = { path };
+    if (environment) {
+      body.environment = environment;
+    }
+    const job = await requestAPI<IJob>('jobs', {
+      method: 'POST',
+      body: JSON.stringify(body)
+    });
+    await this.refresh();
+    return job;
+  }
+
+  async cancel(id: string): Promise<IJob> {
+    const job = await requestAPI<IJob>(`jobs/${encodeURIComponent(id)}`, {
+      method: 'DELETE'
+    });
+    await this.refresh();
+    return job;
+  }
+
+  /** Follow (or stop following) a job's log: what it adds is read on each log tick. */
+  watch(id: string, on: boolean): void {
+    if (on) {
+      this._watched.add(id);
+      if (this._logPoll.state.phase === 'constructed') {
+        void this._logPoll.start();
+      }
+      void this._logPoll.refresh();
+    } else {
+      this._watched.delete(id);
+      this._logs.delete(id);
+      if (!this._watched.size) {
+        void this._logPoll.stop();
+      }
+    }
+  }
+
+  isWatched(id: string): boolean {
+    return this._watched.has(id);
+  }
+
+  dispose(): void {
+    this._poll.dispose();
+    this._logPoll.dispose();
+    Signal.clearData(this);
+  }
+
+  private async _tick(): Promise<void> {
+    let jobs: IJob[];
+    try {
+      jobs = await requestAPI<IJob[]>('jobs');
+      this._error = null;
+    } catch (error) {
+      this._error = (error as Error).message;
+      this._changed.emit(this._jobs);
+      return;
+    }
+    const before = this._jobs;
+    this._jobs = jobs;
+    // Often while something runs, rarely otherwise.
+    const busy = this.running.length > 0;
+    const interval = busy ? this._interval : this._interval * 15;
+    if (this._poll.frequency.interval !== interval) {
+      this._poll.frequency = { ...this._poll.frequency, interval };
+    }
+    this._changed.emit(jobs);
+    if (this._listed) {
+      for (const job of finishedSince(before, jobs)) {
+        this._finished.emit(job);
+      }
+    }
+    this._listed = true;
+  }
+
+  private async _readLogs(): Promise<void> {
+    await Promise.all([...this._watched].map(id => this._readLog(id)));
+  }
+
+  /** Read what the log gained since the last read (the tail on the first). */
+  private async _readLog(id: string): Promise<void> {
+    const known = this._logs.get(id);
+    const job = this._jobs.find(j => j.id === id);
+    if (known && !known.error && job && job.state !== 'running' && known.final) {
+      return; // ended, and read to its end after it ended
+    }
+    const query = known && !known.error ? `?offset=${known.next}` : '';
+    let log: IJobLog & { final?: boolean };
+    try {
+      const reply = await requestAPI<IJobLogReply>(
+        `jobs/${encodeURIComponent(id)}/log${query}`
+      );
+      if (!this._watched.has(id)) {
+        return;
+      }
+      if (known && !known.error && reply.log === '' && reply.next === known.next) {
+        known.final = !!job && job.state !== 'running';
+        return; // nothing new
+      }
+      log = { id, error: null, ...appendLog(known?.error ? undefined : known, reply) };
+    } catch (error) {
+      log = {
+        id,
+        text: known?.text ?? '',
+        next: known?.next ?? 0,
+        truncated: known?.truncated ?? false,
+        error: (error as Error).message
+      };
+    }
+    this._logs.set(id, log);
+    this._logChanged.emit(log);
+  }
+
+  private _poll: Poll;
+  private _jobs: IJob[] = [];
+  private _listed = false;
+  private _interval: number;
+  private _error: string | null = null;
+  private _logPoll: Poll;
+  private _logs = new Map<string, IJobLog & { final?: boolean }>();
+  private _watched = new Set<string>();
+  private _changed = new Signal<this, IJob[]>(this);
+  private _finished = new Signal<this, IJob>(this);
+  private _logChanged = new Signal<this, IJobLog>(this);
+}

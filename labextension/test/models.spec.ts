@@ -1,0 +1,164 @@
+/**
+ * The models (jobs, environments, mounts) against a real Jupyter server running the workbench
+ * server extension (test/server.ts): what the panels render from, signal by signal.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { ISignal } from '@lumino/signaling';
+
+import { EnvironmentsModel, ICreationEnded } from '../src/environmentsModel';
+import { IJobLog, JobsModel } from '../src/jobsModel';
+import { MountsModel } from '../src/mountsModel';
+import { IJob, IMount } from '../src/util';
+import { ITestServer, startServer } from './server';
+
+let server: ITestServer;
+
+beforeAll(async () => {
+  server = await startServer('--Workbench.environments_dir={tmp}/envs');
+}, 90_000);
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+/** The first emission of `signal` for which `test` holds. */
+function next<S, T>(signal: ISignal<S, T>, test: (value: T) => boolean): Promise<T> {
+  return new Promise(resolve => {
+    const slot = (_: S, value: T) => {
+      if (test(value)) {
+        signal.disconnect(slot);
+        resolve(value);
+      }
+    };
+    signal.connect(slot);
+  });
+}
+
+describe('JobsModel', () => {
+  it('follows a running job: its log as it grows, each part once, then `finished`', async () => {
+    const flag = path.join(server.root, 'go');
+    fs.writeFileSync(
+      path.join(server.root, 'steps.sh'),
+      `echo one\nwhile [ ! -e ${flag} ]; do sleep 0.05; done\necho two\n`
+    );
+    const model = new JobsModel({ interval: 200, logInterval: 100 });
+    try {
+      const listed = next(model.changed, jobs => jobs.length > 0);
+      const job = await model.submit('steps.sh');
+      expect(job.state).toBe('running');
+      expect((await listed).map(j => j.id)).toContain(job.id);
+      expect(model.running.map(j => j.id)).toEqual([job.id]);
+
+      const logs: IJobLog[] = [];
+      model.logChanged.connect((_, log) => void logs.push({ ...log }));
+      const first = next(model.logChanged, log => log.text.includes('one'));
+      model.watch(job.id, true);
+      expect((await first).text).toBe('one\n');
+
+      const finished = next(model.finished, (j: IJob) => j.id === job.id);
+      const second = next(model.logChanged, log => log.text.includes('two'));
+      fs.writeFileSync(flag, '');
+      expect((await second).text).toBe('one\ntwo\n');
+      expect((await finished).state).toBe('succeeded');
+      expect(model.running).toEqual([]);
+      // Ticks with nothing new do not emit: each emission grew the log
+      const texts = logs.map(l => l.text).filter(t => t);
+      expect(new Set(texts).size).toBe(texts.length);
+      expect(model.log(job.id)!.next).toBe(8);
+
+      model.watch(job.id, false);
+      expect(model.log(job.id)).toBeUndefined();
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it("rejects a bad submission with the server's message and lists nothing", async () => {
+    const model = new JobsModel();
+    try {
+      await expect(model.submit('missing.py')).rejects.toThrow("No file 'missing.py'");
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+describe('EnvironmentsModel', () => {
+  it('lists py3 and tf2 with their state, polling slowly when nothing is created', async () => {
+    const model = new EnvironmentsModel({ interval: 60_000, followInterval: 100 });
+    try {
+      let changes = 0;
+      model.changed.connect(() => void changes++);
+      expect(model.loaded).toBe(false);
+      await model.ensureLoaded();
+      expect(model.loaded && model.error === null).toBe(true);
+      expect(changes).toBeGreaterThan(0);
+      const names = model.environments.map(e => e.name).sort();
+      expect(names).toEqual(['py3', 'tf2']);
+      const py3 = model.get('py3')!;
+      expect([py3.state, py3.ready]).toEqual(['missing', false]);
+      expect(model.forKernel(py3.kernel_name)).toBe(py3);
+      expect(model.forKernel('python3')).toBeUndefined();
+      expect(model.poll.frequency.interval).toBe(60_000);
+    } finally {
+      model.dispose();
+    }
+    expect(model.poll.isDisposed).toBe(true);
+  });
+
+  it('reports a creation the server refuses, with its message, and stops following', async () => {
+    const model = new EnvironmentsModel({ interval: 60_000, followInterval: 100 });
+    try {
+      await model.refresh();
+      const ended = next(model.creationEnded, (e: ICreationEnded) => e.name === 'nope');
+      const creating = model.create('nope');
+      expect(model.isCreating('nope')).toBe(true);
+      expect(model.poll.frequency.interval).toBe(100);
+      await expect(creating).rejects.toThrow(/nope/);
+      const end = await ended;
+      expect(end.ok).toBe(false);
+      expect(end.error).toMatch(/nope/);
+      expect(model.isCreating('nope')).toBe(false);
+      expect(model.progress('nope')).toMatchObject({ running: false, error: end.error });
+      expect(model.poll.frequency.interval).toBe(60_000);
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+describe('MountsModel', () => {
+  it('adds a folder mount, finds it by path with its listing bound, and removes it', async () => {
+    const folder = path.join(server.root, 'shared');
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, 'a.csv'), 'x\n1\n');
+    const model = new MountsModel();
+    try {
+      const changed = next(model.changed, (mounts: IMount[]) => mounts.length > 0);
+      const mount = await model.add({
+        name: 'team',
+        url: `file://${folder}`,
+        options: {},
+        read_only: true
+      });
+      expect(mount.path).toBe('mnt/team');
+      expect((await changed).map(m => m.name)).toEqual(['team']);
+      expect(model.mountFor('mnt/team/a.csv')?.name).toBe('team');
+      expect(model.mountFor('mnt/teams')).toBeNull();
+      const bound = await model.listingBound('mnt/team');
+      expect(bound).toMatchObject({ path: 'mnt/team', truncated: false });
+      expect(await model.listingBound('elsewhere')).toBeNull();
+
+      await expect(
+        model.add({ name: 'team', url: `file://${folder}`, options: {}, read_only: true })
+      ).rejects.toThrow(/team/);
+
+      await model.remove('team');
+      expect(model.mounts).toEqual([]);
+    } finally {
+      model.dispose();
+    }
+  });
+});
