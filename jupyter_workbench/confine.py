@@ -20,6 +20,7 @@ import os
 from urllib.parse import unquote, urlsplit
 
 from .redact import scrub, url_secrets
+from .storage.backends import backend_for
 from .storage.errors import PathNotAllowedError, StorageError
 
 DEFAULT_URL_PROTOCOLS = ("oss", "s3", "s3a", "gs", "gcs", "abfs", "az")
@@ -72,7 +73,7 @@ def confine(
         return _under(root, target, what, shown, must_exist)
     protocol, rest = target.split("://", 1)
     protocol = protocol.lower()
-    if protocol in ("file", "local"):
+    if backend_for(protocol).local:
         try:
             parts = urlsplit(target)
         except ValueError:

@@ -231,6 +231,7 @@ def open_destination(destination, storage_options: dict | None = None) -> Destin
             "e.g. 'models/mnist' or 'oss://bucket/models/mnist'; versions go below it."
         )
     from ..redact import scrub, split_url_credentials, url_secrets
+    from ..storage.backends import backend_for
     from ..storage.locate import locate
 
     if "://" in destination:  # credentials written into the URL go to the filesystem only
@@ -249,8 +250,7 @@ def open_destination(destination, storage_options: dict | None = None) -> Destin
         fs, root, shown = on_mount
         return FsspecDestination(shown, fs=fs, root=root)
     if "://" in destination or "::" in destination:
-        protocol = destination.split("://", 1)[0]
-        if protocol in ("file", "local"):
+        if backend_for(destination.split("://", 1)[0]).local:
             path = destination.split("://", 1)[1]
             return LocalDestination(path, display_prefix="file://")
         return FsspecDestination(destination, storage_options)
@@ -428,11 +428,9 @@ class _FsspecMarkers(MarkerStore):
         self.fs, self.dir = fs, directory.rstrip("/")
 
     def _conditional_put(self) -> bool:
-        from fsspec.implementations.dirfs import DirFileSystem
+        from ..storage.backends import backend_for
 
-        inner = self.fs.fs if isinstance(self.fs, DirFileSystem) else self.fs
-        protocols = inner.protocol if isinstance(inner.protocol, tuple) else (inner.protocol,)
-        return bool({"oss", "s3", "s3a", "memory"} & set(protocols))
+        return backend_for(self.fs).conditional_create
 
     def create(self, name: str, data: bytes) -> bool:
         path = f"{self.dir}/{name}"

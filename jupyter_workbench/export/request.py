@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from ..confine import DEFAULT_URL_PROTOCOLS, confine
 from ..redact import scrub, split_url_credentials, url_secrets
+from ..storage.backends import backend_for, url_credential_protocols
 from .errors import ExportError
 from .options import check_version, check_weights_dtype
 from .sizes import parse_size
@@ -39,7 +40,6 @@ FIELDS: dict[str, type | tuple] = {
     "warmup": int,  # TF Serving warmup records per signature
 }
 _REQUIRED = ("source", "destination")
-_CREDENTIAL_PROTOCOLS = ("oss", "s3", "s3a")
 
 
 @dataclass
@@ -121,12 +121,11 @@ def rest_request(
     if "://" in destination:
         stripped, credentials = split_url_credentials(destination)
         if credentials:
-            protocol = destination.split("://", 1)[0].lower()
-            if protocol not in _CREDENTIAL_PROTOCOLS:
+            if not backend_for(destination).url_credentials:
                 raise ExportError(
                     f"The destination {scrub(destination, secrets)!r} carries credentials, "
-                    f"which only {', '.join(_CREDENTIAL_PROTOCOLS)} URLs take: add a mount "
-                    "with them instead."
+                    f"which only {', '.join(url_credential_protocols())} URLs take: add a "
+                    "mount with them instead."
                 )
             destination, storage_options = stripped, credentials
     shown_destination = scrub(destination, secrets)

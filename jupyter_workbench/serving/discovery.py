@@ -26,6 +26,7 @@ import shutil
 import tempfile
 
 from ..export.reservation import MARKER_DIR, MarkerStore
+from ..storage.backends import backend_for
 from .errors import ServingError
 
 SAVED_MODEL_PB = "saved_model.pb"
@@ -56,7 +57,7 @@ class ModelBase:
             raise ServingError(f"model base {base}: {err}") from None
         if located is not None:
             self.fs, self.root, self.shown = located
-        elif "://" in base and not base.startswith(("file://", "local://")):
+        elif "://" in base and not backend_for(base).local:
             import fsspec
 
             try:
@@ -257,9 +258,11 @@ class _MarkerReader(MarkerStore):
 
 
 def _is_local_fs(fs) -> bool:
-    protocol = getattr(fs, "protocol", None)
-    protocols = protocol if isinstance(protocol, (tuple, list)) else (protocol,)
-    return any(p in ("file", "local") for p in protocols)
+    """A bare local filesystem, whose paths are real paths (a mount's DirFileSystem keeps its
+    paths relative to the mount, so it stays a filesystem)."""
+    from fsspec.implementations.dirfs import DirFileSystem
+
+    return not isinstance(fs, DirFileSystem) and backend_for(fs).local
 
 
 _CACHE_RE = re.compile(rf"^{CACHE_PREFIX}(\d+)-")

@@ -1,4 +1,4 @@
-"""Mounts: URL parsing and validation, the registry, credentials, fsspec backends, OSS fixes.
+"""Mounts: URL parsing and validation, the registry, credentials, one backend per protocol.
 
 The public surface, shared by the REST handlers, the CLI, the magics and kernels::
 
@@ -12,6 +12,7 @@ Nothing here imports jupyter_server, tornado, IPython or TensorFlow; heavy backe
 s3fs, smbprotocol) are imported when a filesystem is first built.
 """
 
+from .backends import BACKENDS, backend_for, parse_mount_url
 from .credentials import CredentialStore
 from .errors import (
     InvalidMountError,
@@ -28,29 +29,14 @@ from .errors import (
     http_status_for,
 )
 from .registry import ENV_MOUNT_DIR, ENV_STATE_DIR, Mount, MountRegistry, default_state_dir
-from .urls import (
-    MountTarget,
-    is_secret_option,
-    normalize_relative_path,
-    parse_mount_url,
-    validate_mount_name,
-)
+from .urls import MountTarget, is_secret_option, normalize_relative_path, validate_mount_name
 
 
 def register_fsspec_oss() -> None:
     """Make ``oss://`` URLs in fsspec (``fsspec.open``, ``url_to_fs``, pandas) use the fixed
     filesystem instead of stock ossfs (which corrupts multi-block writes). Idempotent and cheap:
-    fsspec imports the class (and ossfs) only when an ``oss://`` URL is first opened."""
-    import fsspec
-
-    if "oss" in fsspec.registry:  # a class was imported already: a name would not replace it
-        from .ossfix import WorkbenchOSSFileSystem
-
-        fsspec.register_implementation("oss", WorkbenchOSSFileSystem, clobber=True)
-    else:
-        fsspec.register_implementation(
-            "oss", "jupyter_workbench.storage.ossfix.WorkbenchOSSFileSystem", clobber=True
-        )
+    fsspec imports the class (and oss2) only when an ``oss://`` URL is first opened."""
+    BACKENDS["oss"].register_fsspec()
 
 
 def __getattr__(name):
@@ -71,6 +57,7 @@ def __getattr__(name):
 
 
 __all__ = [
+    "BACKENDS",
     "ENV_MOUNT_DIR",
     "ENV_STATE_DIR",
     "CredentialStore",
@@ -91,6 +78,7 @@ __all__ = [
     "UnsupportedMountError",
     "WorkbenchOSSFile",
     "WorkbenchOSSFileSystem",
+    "backend_for",
     "check_mount",
     "default_state_dir",
     "filesystem_for",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .backends import backend_for
 from .errors import MountNotFoundError
 from .registry import MountRegistry
 
@@ -29,11 +30,8 @@ def locate(target: str, *, registry: MountRegistry | None = None) -> tuple[Any, 
     """
     if "://" in target:
         protocol, rest = target.split("://", 1)
-        if protocol == "oss":
-            from . import register_fsspec_oss
-
-            register_fsspec_oss()
         if protocol != "mount":
+            backend_for(protocol).register_fsspec()  # oss://: the fixed filesystem
             return None
         name, _, sub = rest.partition("/")
         registry = registry or MountRegistry()

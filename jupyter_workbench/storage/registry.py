@@ -22,9 +22,10 @@ from pathlib import Path
 from ..atomic import write_json_atomic
 from ..state import ENV_STATE_DIR, default_state_dir  # noqa: F401 - part of the storage API
 from ._files import ensure_private_dir, locked, read_json
+from .backends import parse_mount_url
 from .credentials import CredentialStore
 from .errors import MountExistsError, MountNotFoundError, UnsupportedMountError
-from .urls import MountTarget, parse_mount_url, validate_mount_name
+from .urls import MountTarget, validate_mount_name
 
 log = logging.getLogger(__name__)
 

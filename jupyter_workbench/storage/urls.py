@@ -1,13 +1,8 @@
-"""Mount names and mount URLs: parsing, validation and normalisation.
+"""Mount names, mount-relative paths, and the parts of mount URLs every protocol shares.
 
-Supported URLs (DESIGN.md, "Mount URLs")::
-
-    oss://bucket[/prefix]            options: endpoint, key, secret, token, anonymous, timeouts
-    s3://bucket[/prefix]             options: endpoint_url, region, key, secret, token, anon
-    file:///path                     an already-mounted path, only under allowed_local_roots
-    nas://server:/export[/path]      NFS, mounted by the system where that is allowed
-    smb://[user@]server[:port]/share[/path]   options: username, password, port, timeout
-    <protocol>://...                 any other installed fsspec protocol, options passed through
+Each protocol's own URL parsing lives in its backend (``storage/backends/``; the table of
+supported URLs is there); ``parse_mount_url`` there picks the backend. This module holds the
+shared vocabulary: names, relative paths, option schemas, secret options, endpoints, hosts.
 
 Secrets (keys, passwords, tokens; see ``is_secret_option``) are split from the other options
 here, including credentials written into the URL (``oss://AK:SECRET@bucket``), so that nothing
@@ -21,30 +16,10 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from .errors import InvalidMountError, PathNotAllowedError, UnsupportedMountError
+from .errors import InvalidMountError, PathNotAllowedError
 
 MAX_NAME_LENGTH = 64
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-# Protocols that would reach outside a mount's root (wrappers over local files or other URLs)
-# or that live inside one process (kernels could not see them).
-_BLOCKED_PROTOCOLS = {
-    "local": "use file:///path (checked against allowed_local_roots)",
-    "dir": "use the wrapped URL directly",
-    "cached": "caching wrappers are not mountable",
-    "blockcache": "caching wrappers are not mountable",
-    "filecache": "caching wrappers are not mountable",
-    "simplecache": "caching wrappers are not mountable",
-    "reference": "reference filesystems are not mountable",
-    "zip": "archives are not mountable; mount the directory that holds them",
-    "tar": "archives are not mountable; mount the directory that holds them",
-    "libarchive": "archives are not mountable; mount the directory that holds them",
-    "memory": "memory:// lives inside one process, so kernels would not see it",
-    "async_wrapper": "wrappers are not mountable",
-    "asyncwrapper": "wrappers are not mountable",
-    "generic": "wrappers are not mountable",
-    "data": "data: URLs hold no files",
-}
 
 _SECRET_NAMES = {
     "key",
@@ -177,67 +152,16 @@ def _coerce(protocol: str, name: str, value, kind):
     raise AssertionError(kind)
 
 
-_SCHEMAS: dict[str, dict[str, type]] = {
-    "oss": {
-        "endpoint": str,
-        "key": str,
-        "secret": str,
-        "token": str,
-        "anonymous": bool,
-        "connect_timeout": float,
-        "read_timeout": float,
-        "retries": int,
-        "call_budget": float,
-        "listings_expiry_time": float,
-        "credentials_file": str,
-        "credentials_command": str,
-        "ram_role_endpoint": str,
-        "block_size": int,
-    },
-    "s3": {
-        "endpoint_url": str,
-        "region": str,
-        "key": str,
-        "secret": str,
-        "token": str,
-        "anon": bool,
-        "connect_timeout": float,
-        "read_timeout": float,
-        "retries": int,
-    },
-    "smb": {
-        "username": str,
-        "password": str,
-        "port": int,
-        "timeout": float,
-        "encrypt": bool,
-    },
-    "nas": {"mount_options": str},
-    "file": {},
-}
-_ALIASES = {
-    "oss": {
-        "access_key_id": "key",
-        "access_key_secret": "secret",
-        "security_token": "token",
-        "anon": "anonymous",
-    },
-    "s3": {
-        "endpoint": "endpoint_url",
-        "aws_access_key_id": "key",
-        "aws_secret_access_key": "secret",
-    },
-    "smb": {"user": "username"},
-}
-
-
-def _apply_schema(protocol: str, options: dict) -> tuple[dict, dict]:
-    schema = _SCHEMAS.get(protocol)
+def apply_schema(
+    protocol: str, options: dict, schema: dict | None = None, aliases: dict | None = None
+) -> tuple[dict, dict]:
+    """``(public options, secrets)``: ``options`` renamed by ``aliases``, checked against
+    ``schema`` (name -> type; None accepts anything) and split by :func:`is_secret_option`."""
     public, secrets = {}, {}
     for raw_name, value in options.items():
         if not isinstance(raw_name, str) or not raw_name:
             raise InvalidMountError("Option names must be non-empty strings.")
-        name = _ALIASES.get(protocol, {}).get(raw_name, raw_name)
+        name = (aliases or {}).get(raw_name, raw_name)
         if value is None or value == "":
             continue
         if schema is not None:
@@ -254,7 +178,7 @@ def _apply_schema(protocol: str, options: dict) -> tuple[dict, dict]:
 # ----------------------------------------------------------------------------- parsers
 
 
-def _split_netloc(netloc: str) -> tuple[str | None, str | None, str]:
+def split_netloc(netloc: str) -> tuple[str | None, str | None, str]:
     userinfo, at, hostport = netloc.rpartition("@")
     if not at:
         return None, None, netloc
@@ -262,7 +186,7 @@ def _split_netloc(netloc: str) -> tuple[str | None, str | None, str]:
     return unquote(user) or None, (unquote(password) if colon else None), hostport
 
 
-def _clean_prefix(path: str, url_for_errors: str) -> str:
+def clean_prefix(path: str, url_for_errors: str) -> str:
     try:
         return normalize_relative_path(unquote(path))
     except PathNotAllowedError:
@@ -271,7 +195,15 @@ def _clean_prefix(path: str, url_for_errors: str) -> str:
         ) from None
 
 
-def _reject_query(u, url_for_errors: str) -> None:
+def split_url(url: str):
+    """``urlsplit(url)``, or InvalidMountError saying the URL is not valid."""
+    try:
+        return urlsplit(url)
+    except ValueError as e:
+        raise InvalidMountError(f"Mount URL {redacted(url)!r} is not valid: {e}") from None
+
+
+def reject_query(u, url_for_errors: str) -> None:
     if u.query or u.fragment:
         raise InvalidMountError(
             f"Mount URL {url_for_errors!r} must not have a query or fragment: "
@@ -280,9 +212,7 @@ def _reject_query(u, url_for_errors: str) -> None:
 
 
 _ENDPOINT_RE = re.compile(r"^(https?://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?/?$")
-_OSS_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-_S3_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?)$")
+HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?)$")
 
 
 def normalize_endpoint(endpoint: str, what: str = "endpoint") -> str:
@@ -298,7 +228,7 @@ def normalize_endpoint(endpoint: str, what: str = "endpoint") -> str:
     return endpoint.rstrip("/")
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
     """The URL with any userinfo removed, for error messages."""
     try:
         u = urlsplit(url)
@@ -307,64 +237,6 @@ def _redacted(url: str) -> str:
     if "@" in u.netloc:
         return url.replace(u.netloc, u.netloc.rpartition("@")[2], 1)
     return url
-
-
-def _parse_bucket_url(scheme: str, u, url: str, options: dict, valid_name, rule: str):
-    """(bucket, prefix, public options, secrets) of an object-store URL; key/secret may come
-    from the URL's user info (``oss://AK:SK@bucket``) unless given as options."""
-    user, password, host = _split_netloc(u.netloc)
-    if not valid_name.match(host):
-        raise InvalidMountError(
-            f"{scheme.upper()} bucket name {host!r} in {url!r} is not valid: {rule}"
-        )
-    prefix = _clean_prefix(u.path, url)
-    public, secrets = _apply_schema(scheme, options)
-    if user:
-        secrets.setdefault("key", user)
-    if password:
-        secrets.setdefault("secret", password)
-    return host, prefix, public, secrets
-
-
-def _bucket_target(scheme: str, bucket: str, prefix: str, public, secrets) -> MountTarget:
-    root = f"{bucket}/{prefix}" if prefix else bucket
-    return MountTarget(
-        scheme, f"{scheme}://{root}", root, {"bucket": bucket, "prefix": prefix}, public, secrets
-    )
-
-
-def _parse_oss(u, url: str, options: dict) -> MountTarget:
-    host, prefix, public, secrets = _parse_bucket_url(
-        "oss",
-        u,
-        url,
-        options,
-        _OSS_BUCKET_RE,
-        "3-63 lower-case letters, digits and '-', starting and ending with a letter or digit.",
-    )
-    if "endpoint" in public:
-        public["endpoint"] = normalize_endpoint(public["endpoint"])
-    elif not os.environ.get("OSS_ENDPOINT"):
-        raise InvalidMountError(
-            "oss:// mounts need an 'endpoint' option (for example "
-            "https://oss-cn-hangzhou.aliyuncs.com) or the OSS_ENDPOINT environment variable."
-        )
-    if ("key" in secrets) != ("secret" in secrets):
-        raise InvalidMountError(
-            "OSS credentials need both 'key' (AccessKey ID) and 'secret' (AccessKey secret)."
-        )
-    if "token" in secrets and "key" not in secrets:
-        raise InvalidMountError("An STS 'token' needs the temporary 'key' and 'secret' too.")
-    return _bucket_target("oss", host, prefix, public, secrets)
-
-
-def _parse_s3(u, url: str, options: dict) -> MountTarget:
-    host, prefix, public, secrets = _parse_bucket_url(
-        "s3", u, url, options, _S3_BUCKET_RE, "3-63 lower-case letters, digits, '.' and '-'."
-    )
-    if "endpoint_url" in public:
-        public["endpoint_url"] = normalize_endpoint(public["endpoint_url"], "endpoint_url")
-    return _bucket_target("s3", host, prefix, public, secrets)
 
 
 def resolve_local_path(path: str, allowed_local_roots, url_for_errors: str | None = None) -> str:
@@ -391,152 +263,3 @@ def resolve_local_path(path: str, allowed_local_roots, url_for_errors: str | Non
     if not os.path.isdir(real):
         raise InvalidMountError(f"{shown!r} is not a directory.")
     return real
-
-
-def _parse_file(u, url: str, options: dict, allowed_local_roots) -> MountTarget:
-    if u.netloc not in ("", "localhost"):
-        raise InvalidMountError(
-            f"{url!r} names host {u.netloc!r}: file:// URLs must be local (file:///path). "
-            "For an NFS share use nas://server:/export."
-        )
-    _reject_query(u, url)
-    _apply_schema("file", options)
-    path = unquote(u.path)
-    if "\x00" in path:
-        raise PathNotAllowedError("Path contains a NUL character.")
-    real = resolve_local_path(path, allowed_local_roots, url)
-    return MountTarget("file", f"file://{real}", real, {"path": real}, {}, {})
-
-
-_NAS_RE = re.compile(r"^nas://(?P<host>\[[0-9A-Fa-f:.]+\]|[^/:@?#\s\[\]]+):?(?P<path>/[^?#]*)?$")
-
-
-def _parse_nas(url: str, options: dict) -> MountTarget:
-    m = _NAS_RE.match(url)
-    if not m or not m.group("path"):
-        raise InvalidMountError(
-            f"NAS URL {url!r} is not valid: use nas://server:/export[/path] "
-            "(for example nas://0a1b2c.cn-hangzhou.nas.aliyuncs.com:/share)."
-        )
-    host = m.group("host")
-    if not _HOST_RE.match(host):
-        raise InvalidMountError(f"NAS server {host!r} in {url!r} is not a valid host name.")
-    path = "/" + _clean_prefix(m.group("path"), url)
-    public, secrets = _apply_schema("nas", options)
-    mount_options = public.get("mount_options", "")
-    if mount_options and not re.match(r"^[A-Za-z0-9=,._:-]+$", mount_options):
-        raise InvalidMountError(
-            f"Option 'mount_options' {mount_options!r} may contain only letters, digits and "
-            "'=,._:-' (for example vers=4.1,ro)."
-        )
-    return MountTarget(
-        "nas", f"nas://{host}:{path}", path, {"server": host, "export": path}, public, secrets
-    )
-
-
-def _parse_smb(u, url: str, options: dict) -> MountTarget:
-    user, password, hostport = _split_netloc(u.netloc)
-    host, _, port = hostport.partition(":")
-    if hostport.startswith("["):
-        host, _, rest = hostport.partition("]")
-        host += "]"
-        port = rest.lstrip(":")
-    if not host or not _HOST_RE.match(host):
-        raise InvalidMountError(f"SMB server {host!r} in {_redacted(url)!r} is not valid.")
-    parts = _clean_prefix(u.path, _redacted(url)).split("/", 1)
-    share = parts[0]
-    if not share:
-        raise InvalidMountError(
-            f"SMB URL {_redacted(url)!r} needs a share: smb://server/share[/path]."
-        )
-    sub = parts[1] if len(parts) > 1 else ""
-    public, secrets = _apply_schema("smb", options)
-    if user:
-        public.setdefault("username", user)
-    if password:
-        secrets.setdefault("password", password)
-    if port:
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise InvalidMountError(f"SMB port {port!r} in {_redacted(url)!r} is not valid.")
-        public.setdefault("port", int(port))
-    root = f"/{share}/{sub}" if sub else f"/{share}"
-    port_part = f":{public['port']}" if "port" in public else ""
-    return MountTarget(
-        "smb",
-        f"smb://{host}{port_part}{root}",
-        root,
-        {"host": host, "share": share, "path": sub},
-        public,
-        secrets,
-    )
-
-
-def _parse_generic(protocol: str, url: str, options: dict) -> MountTarget:
-    import fsspec
-    from fsspec.registry import known_implementations, registry
-
-    if protocol in _BLOCKED_PROTOCOLS:
-        raise InvalidMountError(f"{protocol}:// cannot be mounted: {_BLOCKED_PROTOCOLS[protocol]}.")
-    if protocol not in known_implementations and protocol not in registry:
-        raise InvalidMountError(
-            f"Unknown protocol {protocol!r} in {_redacted(url)!r}: use oss://, s3://, file://, "
-            "nas://, smb:// or another installed fsspec protocol."
-        )
-    try:
-        cls = fsspec.get_filesystem_class(protocol)
-    except ImportError as e:
-        raise UnsupportedMountError(
-            f"{protocol}:// needs a package that is not installed here: {e}"
-        ) from None
-    public, secrets = _apply_schema(protocol, options)
-    try:
-        url_kwargs = cls._get_kwargs_from_urls(url) or {}
-        root = cls._strip_protocol(url)
-    except Exception as e:  # noqa: BLE001 - third-party parsers raise anything
-        raise InvalidMountError(
-            f"{_redacted(url)!r} is not a valid {protocol}:// URL: {e}"
-        ) from None
-    for k, v in url_kwargs.items():
-        (secrets if is_secret_option(k) else public).setdefault(k, v)
-    if any(p == ".." for p in str(root).split("/")):
-        raise PathNotAllowedError(f"Mount URL {_redacted(url)!r} must not contain '..' segments.")
-    return MountTarget(protocol, _redacted(url), str(root), {}, public, secrets)
-
-
-def parse_mount_url(url, options: dict | None = None, *, allowed_local_roots=None) -> MountTarget:
-    """Parse and validate a mount URL with its options.
-
-    Raises InvalidMountError (or PathNotAllowedError / UnsupportedMountError) naming what is
-    wrong. ``allowed_local_roots`` bounds ``file://`` mounts (none allowed when empty).
-    """
-    if not isinstance(url, str) or not url.strip():
-        raise InvalidMountError("Mount URL is empty: give one such as oss://bucket/prefix.")
-    url = url.strip()
-    options = dict(options or {})
-    if "::" in url:
-        raise InvalidMountError("Chained URLs ('a::b') cannot be mounted: mount one store.")
-    if any(ord(c) < 32 for c in url):
-        raise InvalidMountError("Mount URL contains control characters.")
-    m = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", url)
-    if not m:
-        raise InvalidMountError(
-            f"Mount URL {_redacted(url)!r} has no protocol: use oss://bucket/prefix, "
-            "s3://bucket, file:///path, nas://server:/export or smb://server/share."
-        )
-    protocol = m.group(1).lower()
-    if protocol == "nas":
-        return _parse_nas(url, options)
-    try:
-        u = urlsplit(url)
-    except ValueError as e:
-        raise InvalidMountError(f"Mount URL {_redacted(url)!r} is not valid: {e}") from None
-    if protocol == "file":
-        return _parse_file(u, url, options, allowed_local_roots)
-    if protocol in ("oss", "s3", "s3a", "smb"):
-        _reject_query(u, _redacted(url))
-        if protocol == "oss":
-            return _parse_oss(u, _redacted(url), options)
-        if protocol == "smb":
-            return _parse_smb(u, url, options)
-        return _parse_s3(u, _redacted(url), options)
-    return _parse_generic(protocol, url, options)

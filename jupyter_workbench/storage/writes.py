@@ -13,30 +13,19 @@ from __future__ import annotations
 import contextlib
 import functools
 
-from ..atomic import AtomicFile
+from .backends import backend_for
 
 STREAM_CHUNK = 8 * 2**20  # bytes per read when streaming between stores or to a browser
 
 
-def _is_local(fs) -> bool:
-    from fsspec.implementations.local import LocalFileSystem
-
-    return isinstance(getattr(fs, "fs", None), LocalFileSystem)
-
-
 class StoreFile:
-    """An fsspec file opened for writing whose content replaces the target only on commit."""
+    """A file opened for writing on a mount whose content replaces the target only on commit
+    (the backend's ``writer``: a renamed sibling on local mounts, a deferred commit on object
+    stores)."""
 
     def __init__(self, fs, rel: str):
         self.size = 0
-        self._local = _is_local(fs)
-        if self._local:
-            self._f, self._deferred = AtomicFile(fs._join(rel), keep_mode=True), True
-            return
-        try:
-            self._f, self._deferred = fs.open(rel, "wb", autocommit=False), True
-        except (TypeError, NotImplementedError):
-            self._f, self._deferred = fs.open(rel, "wb"), False
+        self._f = backend_for(fs).writer(fs, rel)
 
     def write(self, data: bytes) -> None:
         self._f.write(data)
@@ -44,22 +33,14 @@ class StoreFile:
 
     def commit(self) -> None:
         try:
-            if self._local:
-                self._f.commit()
-                return
-            self._f.close()
-            if self._deferred:
-                self._f.commit()
+            self._f.commit()
         except BaseException:
             self.discard()
             raise
 
     def discard(self) -> None:
         try:
-            if hasattr(self._f, "discard"):
-                self._f.discard()
-            else:  # no way to undo: at least never let close() commit half a file
-                self._f.closed = True
+            self._f.discard()
         except Exception:  # noqa: BLE001 - best effort; the original error matters
             pass
 

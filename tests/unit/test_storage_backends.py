@@ -15,9 +15,9 @@ from jupyter_workbench.storage import (
     ReadOnlyMountError,
     StorageUnavailableError,
     UnsupportedMountError,
-    backends,
     list_page,
 )
+from jupyter_workbench.storage.backends import nas as backends
 
 try:
     from ._storage_fixtures import free_port, registry, state_dir
