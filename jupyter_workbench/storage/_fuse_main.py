@@ -57,7 +57,7 @@ def _read_exact(stream, n: int) -> bytes:
 
 def _self_unmount(ops, mountpoint: str) -> None:
     """The parent is gone: let uploads finish, then unmount (lazily if files are open)."""
-    from .fuse import _is_mounted, _run_unmount
+    from ._fuse_system import _is_mounted, _run_unmount
 
     ops.wait_idle(600)
     deadline = time.monotonic() + 10
@@ -134,7 +134,7 @@ def main() -> int:
         _emit({"event": "ready", "pid": os.getpid()})
 
     control.start()
-    from .fuse import _work_dir
+    from ._fuse_system import _work_dir
 
     cache_dir = _work_dir(config["cache_base"], config.get("name", "fs"))
     try:

@@ -1,7 +1,10 @@
 """The FUSE filesystem behind ``storage.fuse``: an fsspec filesystem served through mfusepy.
 
 This module imports ``mfusepy`` (and so loads libfuse); only the FUSE process imports it. See
-fuse.py for the public API and the process model.
+fuse.py for the public API and the process model. The operations are here; the errno mapping is
+in ``_fuse_errors.py``, open files and read-ahead in ``_fuse_files.py``, the attribute cache in
+``_fuse_cache.py`` and the write-back cache in ``_fuse_writeback.py``; streaming uploads come
+from the mount's backend (``backends/oss_stream.py``).
 
 Semantics (what makes it data-safe, unlike ``fsspec.fuse``):
 

@@ -54,7 +54,10 @@ with ``allow_other``).
 ``foreground=True`` serves in the calling thread; libfuse then installs SIGINT/SIGTERM/SIGHUP
 handlers in that process, so use it only in a process of its own (a CLI command).
 
-Nothing here imports mfusepy at module import, nor jupyter_server or tornado.
+Nothing here imports mfusepy at module import, nor jupyter_server or tornado. The machine's
+side (mount table, unmount commands, stale mounts, work directories) is in ``_fuse_system.py``,
+``FuseSupervisor`` in ``_fuse_supervisor.py``, the helper process in ``_fuse_main.py`` and the
+FUSE operations in ``_fuse_ops.py``; their public names are re-exported here.
 """
 
 from __future__ import annotations
@@ -62,7 +65,6 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
-import errno
 import importlib.util
 import json
 import logging
@@ -83,13 +85,24 @@ from pathlib import Path
 from fsspec.implementations.dirfs import DirFileSystem
 from fsspec.spec import AbstractFileSystem
 
+from ._fuse_system import (  # noqa: F401 - part of this module's API (tests, _fuse_main)
+    _cache_root,
+    _fusermount_binary,
+    _is_mounted,
+    _mounts,
+    _pid_alive,
+    _run_unmount,
+    _work_dir,
+    cleanup_cache,
+    cleanup_stale_mounts,
+    is_stale,
+)
 from .errors import StorageError, UnsupportedMountError
 
 log = logging.getLogger(__name__)
 
 ENV_FUSE = "JUPYTER_WORKBENCH_FUSE"  # "0" disables FUSE mounts
 MOUNT_TIMEOUT = 30.0
-_STALE_ERRNOS = {errno.ENOTCONN, errno.ECONNABORTED}
 _LEVELS = {
     "DEBUG": logging.DEBUG,
     "INFO": logging.INFO,
@@ -113,71 +126,6 @@ class FuseMountError(StorageError):
 
     def __str__(self) -> str:
         return self.message
-
-
-# ----------------------------------------------------------------------------- system helpers
-
-
-def _fusermount_binary() -> str | None:
-    return shutil.which("fusermount3") or shutil.which("fusermount")
-
-
-def _unmount_commands(mountpoint: str, lazy: bool) -> list[list[str]]:
-    cmds = []
-    binary = _fusermount_binary()
-    if binary:
-        cmds.append([binary, "-u", *(["-z"] if lazy else []), mountpoint])
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("umount"):
-        cmds.append(["umount", *(["-l"] if lazy else []), mountpoint])
-    return cmds
-
-
-def _run_unmount(mountpoint: str, lazy: bool) -> tuple[bool, str]:
-    """Unmount ``mountpoint``; ``(ok, message of the last failure)``."""
-    message = "no fusermount3, fusermount or umount found"
-    for cmd in _unmount_commands(str(mountpoint), lazy):
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            message = f"{cmd[0]}: {e}"
-            continue
-        if proc.returncode == 0:
-            return True, ""
-        message = (proc.stderr or proc.stdout).strip() or f"{cmd[0]} exited {proc.returncode}"
-    return False, message
-
-
-def _unescape(field: str) -> str:
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
-
-
-def _mounts() -> list[tuple[str, str]]:
-    """``(mount point, fstype)`` of every mount this process sees."""
-    out = []
-    try:
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
-            for line in f:
-                left, _, right = line.partition(" - ")
-                fields = left.split()
-                if len(fields) >= 5 and right:
-                    out.append((_unescape(fields[4]), right.split()[0]))
-    except OSError:
-        pass
-    return out
-
-
-def _is_mounted(path) -> bool:
-    target = os.path.abspath(os.fspath(path))
-    return any(mp == target for mp, _ in _mounts())
-
-
-def is_stale(path) -> bool:
-    """Whether ``path`` is a FUSE mount whose process is gone (ENOTCONN on stat)."""
-    try:
-        os.stat(path)
-    except OSError as e:
-        return e.errno in _STALE_ERRNOS
-    return False
 
 
 # ----------------------------------------------------------------------------- availability
@@ -274,37 +222,6 @@ def _probe() -> tuple[bool, str]:
             return False, f"A trial FUSE mount failed: {e}"
         m.unmount(timeout=20)
     return True, "FUSE is available (a trial mount worked)."
-
-
-# ----------------------------------------------------------------------------- stale mounts
-
-
-def cleanup_stale_mounts(mount_dir) -> list[str]:
-    """Detach stale FUSE mounts at or below ``mount_dir`` (their process was killed); return
-    the paths cleaned. Live mounts are left alone. Call it when the server starts."""
-    base = os.path.abspath(os.fspath(mount_dir))
-    candidates = {
-        mp
-        for mp, fstype in _mounts()
-        if fstype.startswith("fuse") and (mp == base or mp.startswith(base + os.sep))
-    }
-    with contextlib.suppress(OSError), os.scandir(base) as it:
-        for entry in it:
-            if is_stale(entry.path):
-                candidates.add(entry.path)
-    cleaned = []
-    for mp in sorted(candidates, key=len, reverse=True):
-        if not is_stale(mp):
-            continue
-        ok, message = _run_unmount(mp, lazy=True)
-        if ok:
-            log.info("Detached the stale FUSE mount %s", mp)
-            cleaned.append(mp)
-        else:
-            log.warning("Could not detach the stale FUSE mount %s: %s", mp, message)
-    if cleaned:
-        cleanup_cache()
-    return cleaned
 
 
 # ----------------------------------------------------------------------------- mounts
@@ -551,64 +468,6 @@ def _resolve(mount_or_fs, registry, root, name, read_only):
     return fs, label, bool(read_only or getattr(fs, "read_only", False))
 
 
-def _work_dir(base: str, name: str) -> str:
-    """A private directory for one FUSE process's local copies: ``<name>.<pid>.<random>``."""
-    safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:40] or "fs"
-    return tempfile.mkdtemp(prefix=f"{safe}.{os.getpid()}.", dir=base)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def cleanup_cache(cache_dir=None) -> list[str]:
-    """Remove the work directories of FUSE processes that died without cleaning up (killed).
-
-    Local copies of files that were open for writing in them are moved to ``unsaved/`` (they
-    may hold data that never reached the store) and logged. Returns the directories removed.
-    """
-    base = os.fspath(cache_dir) if cache_dir else _cache_root()
-    removed = []
-    try:
-        entries = list(os.scandir(base))
-    except OSError:
-        return removed
-    for entry in entries:
-        m = re.fullmatch(r".+\.(\d+)\.[^.]+", entry.name)
-        if not m or not entry.is_dir(follow_symlinks=False) or _pid_alive(int(m.group(1))):
-            continue
-        for f in Path(entry.path).glob("w-*"):
-            with contextlib.suppress(OSError):
-                if f.stat().st_size == 0:
-                    continue
-                unsaved = Path(base) / "unsaved"
-                unsaved.mkdir(mode=0o700, exist_ok=True)
-                target = unsaved / f"{time.strftime('%Y%m%d-%H%M%S')}-{m.group(1)}-{f.name}"
-                shutil.move(str(f), target)
-                log.warning(
-                    "A FUSE process (pid %s) died with a file open for writing; its local copy "
-                    "is kept in %s",
-                    m.group(1),
-                    target,
-                )
-        shutil.rmtree(entry.path, ignore_errors=True)
-        removed.append(entry.path)
-    return removed
-
-
-def _cache_root() -> str:
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    root = os.path.join(tempfile.gettempdir(), f"jupyter-workbench-fuse-{uid}")
-    os.makedirs(root, mode=0o700, exist_ok=True)
-    return root
-
-
 def mount_fuse(
     mount_or_fs,
     mountpoint,
@@ -771,125 +630,6 @@ def active_mounts() -> list[FuseMount]:
     """The FUSE mounts started (not detached) by this process that are still running."""
     with _active_lock:
         return [m for m in _active.values() if m.alive]
-
-
-class FuseSupervisor:
-    """Keeps the FUSE helpers of wanted mounts running.
-
-    ``add(name, start)`` calls ``start()`` (which returns a :class:`FuseMount`, e.g. a
-    ``functools.partial`` of :func:`mount_fuse`) and watches the result: a helper process that
-    exits while its mount is wanted (SIGKILL, OOM, a crash, an outside ``fusermount -u``) would
-    leave a stale directory ("Transport endpoint is not connected") until the mount is removed
-    and added again. Instead, within ``interval`` seconds the supervisor detaches the stale
-    mount point and calls ``start()`` again; a start that fails is retried after 1, 2, 4 ... up
-    to ``max_backoff`` seconds, so a helper that cannot start never spins. ``remove(name)``
-    stops watching (call it *before* unmounting on purpose); ``stop()`` stops the thread.
-    """
-
-    def __init__(self, *, interval: float = 1.0, max_backoff: float = 60.0, logger=None):
-        self.interval = interval
-        self.max_backoff = max_backoff
-        self.log = logger or log
-        self._lock = threading.Lock()
-        self._wanted: dict[str, dict] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def add(self, name: str, start) -> FuseMount:
-        """Mount with ``start()`` (its errors propagate) and supervise the result."""
-        m = start()
-        with self._lock:
-            self._wanted[name] = {
-                "start": start, "mount": m, "failures": 0, "next": 0.0, "restarts": 0
-            }  # fmt: skip
-            if self._thread is None and not self._stop.is_set():
-                self._thread = threading.Thread(
-                    target=self._run, name="workbench-fuse-supervisor", daemon=True
-                )
-                self._thread.start()
-        return m
-
-    def get(self, name: str) -> FuseMount | None:
-        with self._lock:
-            entry = self._wanted.get(name)
-            return entry["mount"] if entry else None
-
-    def restarts(self, name: str) -> int:
-        with self._lock:
-            entry = self._wanted.get(name)
-            return entry["restarts"] if entry else 0
-
-    def remove(self, name: str) -> FuseMount | None:
-        """Stop supervising ``name``; returns its current mount (the caller unmounts it)."""
-        with self._lock:
-            entry = self._wanted.pop(name, None)
-        return entry["mount"] if entry else None
-
-    def stop(self) -> None:
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.check()
-            except Exception as e:  # noqa: BLE001 - the supervisor must outlive any one error
-                self.log.warning("FUSE supervisor: %s", e)
-
-    def check(self) -> list[str]:
-        """One pass: restart every wanted mount whose helper is gone; the names restarted."""
-        now = time.monotonic()
-        with self._lock:
-            due = [
-                (name, dict(entry))
-                for name, entry in self._wanted.items()
-                if not entry["mount"].alive and now >= entry["next"]
-            ]
-        restarted = []
-        for name, entry in due:
-            old = entry["mount"]
-            code = old._proc.returncode if old._proc is not None else None
-            mp = str(old.mountpoint)
-            if is_stale(mp) or _is_mounted(mp):
-                _run_unmount(mp, lazy=True)
-            try:
-                new = entry["start"]()
-            except Exception as e:  # noqa: BLE001 - retried with a growing pause
-                failures = entry["failures"] + 1
-                wait = min(self.max_backoff, 2.0 ** (failures - 1))
-                self.log.warning(
-                    "FUSE helper of mount %s is gone and could not be restarted (%s); "
-                    "retrying in %.0f s",
-                    name,
-                    e,
-                    wait,
-                )
-                with self._lock:
-                    if self._wanted.get(name, {}).get("mount") is old:
-                        self._wanted[name].update(failures=failures, next=now + wait)
-                continue
-            with self._lock:
-                current = self._wanted.get(name)
-                if current is None or current["mount"] is not old:  # removed meanwhile
-                    current = None
-                else:
-                    current.update(mount=new, failures=0, next=0.0)
-                    current["restarts"] += 1
-            if current is None:
-                new.unmount(timeout=30)
-                continue
-            self.log.warning(
-                "FUSE helper of mount %s (pid %s) exited with %s; remounted %s (pid %s)",
-                name,
-                old.pid,
-                code,
-                mp,
-                new.pid,
-            )
-            restarted.append(name)
-        return restarted
 
 
 @atexit.register

@@ -12,6 +12,10 @@ run against the emulator with this class (``tests/thirdparty/ossfs_suite.py``), 
 where stock ossfs passes 110/155 (and the subclass 105/159); fsspec's abstract suites pass
 411/411 over the three path styles. ossfs remains a dependency only for code that imports it.
 
+Modules: this one is the filesystem; ``_oss_files.py`` holds the file class and multipart
+uploads, ``_oss_calls.py`` the bounded timeouts, retry rules and error wording all calls share;
+``backends/oss.py`` builds it for mounts.
+
 Path styles: ``bucket/key``, ``/bucket/key``, ``oss://bucket/key`` (and ossfs's endpoint URLs
 ``https://oss-....aliyuncs.com/bucket/key``) name the same object. Listings (``ls``, ``find``,
 ``glob``, ``info``) name entries canonically, ``bucket/key``, whatever style was asked.
@@ -60,18 +64,33 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import io
 import logging
 import os
 import re
 import threading
 import time
-from datetime import datetime, timezone
 
 import oss2
-from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
+from fsspec.spec import AbstractFileSystem
 from fsspec.utils import stringify_path
 
+from ._oss_calls import (
+    _CREDENTIAL_CODES,
+    _NETWORK_ERRORS,
+    _READ_ERRORS,
+    _RETRY_SAFE,
+    CALL_BUDGET,
+    COPY_OBJECT_LIMIT,
+    DEFAULT_BLOCK_SIZE,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES,
+    MAX_SINGLE_PUT,
+    MIN_PART_SIZE,
+    _reason,
+    _utc,
+)
+from ._oss_files import MultipartUpload, WorkbenchOSSFile, _DiscardingTextWrapper
 from .compute import computing
 from .errors import StorageCredentialsError, StorageUnavailableError
 
@@ -79,73 +98,6 @@ log = logging.getLogger(__name__)
 # oss2 logs every request's headers (the STS token) and string to sign at DEBUG/INFO: never let
 # them reach a log (ossfs silenced oss2 the same way when it was imported).
 logging.getLogger("oss2").setLevel(logging.WARNING)
-
-MIN_PART_SIZE = 100 * 1024  # OSS rejects smaller non-final parts
-# Bounded by default, so a hung store (accepting connections, never answering) fails a listing
-# or a save in under 30 s with a clear message instead of oss2's 60 s per attempt: a retry goes
-# out only while the call's whole time, another read timeout included, stays within the budget.
-DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_READ_TIMEOUT = 12.0
-DEFAULT_RETRIES = 2
-CALL_BUDGET = 25.0
-DEFAULT_BLOCK_SIZE = 8 * 2**20
-MAX_SINGLE_PUT = 5 * 2**30
-COPY_OBJECT_LIMIT = 2**30  # CopyObject handles up to 1 GB; larger copies go part by part
-
-_CREDENTIAL_CODES = {
-    "SignatureDoesNotMatch": "the AccessKey secret does not match the AccessKey ID",
-    "InvalidAccessKeyId": "the AccessKey ID is not known to this endpoint",
-    "InvalidSecurityToken": "the STS security token is invalid",
-    "SecurityTokenExpired": "the STS security token has expired",
-    "AccessDenied": "access was denied",
-    "RequestTimeTooSkewed": "this machine's clock differs from the server's by over 15 minutes",
-}
-
-# Calls that can be repeated safely after a connection error or a 5xx.
-_RETRY_SAFE = {
-    "get_object",
-    "head_object",
-    "get_object_meta",
-    "list_objects",
-    "list_objects_v2",
-    "list_buckets",
-    "get_bucket_info",
-    "delete_object",
-    "batch_delete_objects",
-    "copy_object",
-    "list_parts",
-    "abort_multipart_upload",
-}
-_NETWORK_ERRORS: tuple = (ConnectionError, TimeoutError)
-try:  # errors raised while reading a streamed body that was cut
-    import requests
-    import urllib3
-
-    _NETWORK_ERRORS += (requests.exceptions.RequestException, urllib3.exceptions.HTTPError)
-except ImportError:  # pragma: no cover
-    pass
-_READ_ERRORS: tuple = (*_NETWORK_ERRORS, OSError)
-
-
-def _utc(epoch) -> datetime | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(int(epoch), tz=timezone.utc)
-
-
-def _reason(err: oss2.exceptions.RequestError) -> str:
-    text = str(getattr(err, "exception", "") or err)
-    low = text.lower()
-    if "timed out" in low or "timeout" in low:
-        return "the connection timed out"
-    if "refused" in low:
-        return "the connection was refused"
-    if "name or service not known" in low or "nodename nor servname" in low:
-        return "the host name does not resolve"
-    if "remote end closed" in low or "connection aborted" in low or "reset" in low:
-        return "the connection was closed by the server"
-    return text.split("\n")[0][:200]
-
 
 # ``https://oss-cn-hangzhou.aliyuncs.com/bucket/key``: ossfs accepts endpoint URLs as paths.
 _ENDPOINT_URL = re.compile(r"https?://(?:[^/]+\.)?oss[^/]*\.aliyuncs\.com(?P<path>/.*)?$")
@@ -949,161 +901,3 @@ class WorkbenchOSSFileSystem(AbstractFileSystem):
     def sign(self, path, expiration=100, **kwargs):
         bucket, key = self.split_path(path)
         return self._get_bucket(bucket).sign_url("GET", key, int(expiration))
-
-
-class _DiscardingTextWrapper(io.TextIOWrapper):
-    def __exit__(self, exc_type, exc, tb):
-        discard = getattr(self.buffer, "discard", None)
-        if exc_type is not None and discard is not None and not self.closed:
-            discard()  # also marks the file closed, so nothing is flushed or committed
-            return
-        super().__exit__(exc_type, exc, tb)
-
-
-class MultipartUpload:
-    """One OSS multipart upload: parts as they come, then complete (or abort)."""
-
-    def __init__(self, fs: WorkbenchOSSFileSystem, bucket: str, key: str, headers=None):
-        self.fs, self.bucket, self.key = fs, bucket, key
-        res = fs._call_oss("init_multipart_upload", key, headers=headers, bucket=bucket)
-        self.upload_id = res.upload_id
-        self.headers = headers
-        self.parts: list[oss2.models.PartInfo] = []
-
-    def add(self, data: bytes) -> None:
-        number = len(self.parts) + 1
-        res = self.fs._call_oss(
-            "upload_part", self.key, self.upload_id, number, bytes(data), bucket=self.bucket
-        )
-        self.parts.append(oss2.models.PartInfo(number, res.etag, size=len(data), part_crc=res.crc))
-
-    def complete(self) -> None:
-        if not self.parts:  # OSS needs at least one part
-            self.add(b"")
-        self.fs._call_oss(
-            "complete_multipart_upload",
-            self.key,
-            self.upload_id,
-            self.parts,
-            headers=self.headers,
-            bucket=self.bucket,
-        )
-
-    def abort(self) -> None:
-        try:
-            self.fs._call_oss(
-                "abort_multipart_upload", self.key, self.upload_id, bucket=self.bucket
-            )
-        except Exception as err:  # noqa: BLE001 - best effort; the original error matters
-            log.warning("Could not abort multipart upload %s: %s", self.upload_id, err)
-
-
-class WorkbenchOSSFile(AbstractBufferedFile):
-    """A file on OSS. Writes become visible only on close: one PUT for small files, a multipart
-    upload (a part per block) for large ones. A failed or discarded write leaves the previous
-    object untouched. ``ab`` rewrites the object with the new bytes appended."""
-
-    def __init__(self, fs, path, mode="rb", block_size="default", autocommit=True, **kwargs):
-        super().__init__(fs, path, mode, block_size, autocommit, **kwargs)
-        self._upload: MultipartUpload | None = None
-        self._failed = False
-        self._pending: bytes | None = None
-        bucket, key = fs.split_path(path)
-        self._bucket, self._key = bucket, key
-        try:
-            if mode != "rb" and not key:
-                raise IsADirectoryError(errno.EISDIR, "Cannot write to a bucket", path)
-            if mode == "rb" and self.details.get("type") == "directory":
-                raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
-            if mode == "xb" and fs.exists(path):
-                raise FileExistsError(errno.EEXIST, "File exists", path)
-            if mode == "ab":
-                try:
-                    existing = fs.cat_file(path)
-                except FileNotFoundError:
-                    existing = b""
-                self.buffer = io.BytesIO()
-                self.buffer.write(existing)
-                self.loc = len(existing)
-        except BaseException:
-            self._failed = True
-            self.closed = True  # so that __del__ does not try to write anything
-            raise
-
-    def _initiate_upload(self):
-        pass  # the upload starts with the first full block
-
-    def _fetch_range(self, start: int, end: int) -> bytes:
-        start = max(start, 0)
-        end = min(self.size, end)
-        if start >= end:
-            return b""
-        return self.fs.get_object(self.path, start, end)
-
-    def _upload_chunk(self, final=False):
-        if self._failed:
-            raise OSError(errno.EIO, "An earlier write to this file failed", self.path)
-        data = self.buffer.getvalue()
-        forbid = self.mode == "xb"
-        try:
-            if self._upload is None and final:
-                if self.autocommit:
-                    self.fs._put_bytes(self._bucket, self._key, data, forbid_overwrite=forbid)
-                else:
-                    self._pending = data
-                return True
-            if self._upload is None:
-                self._upload = MultipartUpload(
-                    self.fs,
-                    self._bucket,
-                    self._key,
-                    {"x-oss-forbid-overwrite": "true"} if forbid else None,
-                )
-            if data:
-                self._upload.add(data)
-            if final and self.autocommit:
-                self._upload.complete()
-                self._upload = None
-        except BaseException:
-            self._failed = True
-            if self._upload is not None:
-                self._upload.abort()
-                self._upload = None
-            raise
-        return True
-
-    def commit(self):
-        if self._failed:
-            raise OSError(errno.EIO, "Cannot commit a failed write", self.path)
-        if self._pending is not None:
-            self.fs._put_bytes(self._bucket, self._key, self._pending)
-            self._pending = None
-        elif self._upload is not None:
-            self._upload.complete()
-            self._upload = None
-        self.fs.invalidate_cache(self.path)
-
-    def discard(self):
-        """Drop what was written: abort the upload; the stored object stays as it was."""
-        if self.mode == "rb":
-            return
-        self._failed = True
-        self._pending = None
-        self.closed = True
-        if self._upload is not None:
-            self._upload.abort()
-            self._upload = None
-
-    def close(self):
-        if self.closed:
-            return
-        if self.mode != "rb" and self._failed:
-            self.closed = True
-            return
-        super().close()
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None and self.mode != "rb" and not self.closed:
-            self.discard()
-            return
-        self.close()

@@ -22,7 +22,8 @@ class StreamingUpload:
     """
 
     def __init__(self, inner, full_path: str, block: int, max_buffer: int = STREAM_BUFFER):
-        from ..ossfix import MIN_PART_SIZE, MultipartUpload
+        from .._oss_calls import MIN_PART_SIZE
+        from .._oss_files import MultipartUpload
 
         self._multipart = MultipartUpload
         self.inner = inner
