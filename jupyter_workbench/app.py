@@ -142,7 +142,12 @@ class Workbench(ExtensionApp):
         return available_features()
 
     def _link_jupyter_server_extension(self, serverapp):
-        super()._link_jupyter_server_extension(serverapp)
+        super()._link_jupyter_server_extension(serverapp)  # reads the traits from the config
+        # The session policy is needed before initialize_settings: the identity provider that
+        # applies it is created (and logs it) first. Built here, once, from the traits, and
+        # handed to that provider when the server creates it.
+        self.session = self._session_policy()
+        serverapp.observe(self._hand_session_policy, names="identity_provider")
         # Files in jupyter_server_config.d only enable extensions, so the server's managers are
         # chosen here: the extension is linked before ServerApp creates them. A class the user
         # configured is kept.
@@ -171,17 +176,15 @@ class Workbench(ExtensionApp):
         # user's Jupyter dirs); needs ServerApp.kernel_spec_manager_class from our config file.
         attach_to_server(self.serverapp, self.environments_dir)
         set_default_kernel(self.serverapp, self.default_kernel)
-        # The core objects: built once from the traits (read here, once) and handed to the
-        # handlers through the tornado settings (``api.base.WorkbenchHandler.<capability>``).
+        # The core objects: built once from the traits (read here, once; the session policy
+        # when linked) and handed to the handlers through the tornado settings
+        # (``api.base.WorkbenchHandler.<capability>``).
         self.mounts = self._mount_service()
         # One background-task model: exports and environment creations are jobs of this
         # manager (detached, on disk), and their REST APIs are views of those jobs.
         self.jobs = self.job_manager()
         self.exports = self._export_service()
         self.environments = self._environment_service()
-        self.session = SessionPolicy(
-            self.session_absolute_timeout, self.session_idle_timeout, self.session_warning
-        )
         from .serving.manager import ServingService
 
         self.serving = ServingService(
@@ -206,6 +209,18 @@ class Workbench(ExtensionApp):
         # last_activity (what JupyterHub is told) = use: user actions, busy kernels, jobs.
         usage.install(self.serverapp, jobs_running=self._jobs_running)
         self.log.info("jupyter-workbench %s loaded (root %s)", __version__, self.root_dir)
+
+    def _session_policy(self) -> SessionPolicy:
+        return SessionPolicy(
+            self.session_absolute_timeout, self.session_idle_timeout, self.session_warning
+        )
+
+    def _hand_session_policy(self, change) -> None:
+        """Give a workbench identity provider this extension's policy as the server creates it."""
+        from .session.identity import enforces_expiry
+
+        if enforces_expiry(change["new"]):
+            change["new"].workbench_policy = self.session
 
     def _export_service(self):
         from .export.service import ExportService

@@ -11,9 +11,6 @@ import logging
 import time
 from typing import Any
 
-from traitlets import Int
-from traitlets.config import Config, DeferredConfig
-
 from .activity import SessionPolicy, SessionTimes, is_user_activity
 
 # The request's SessionTimes, set on the handler by the provider (read by ``session_reply``).
@@ -23,33 +20,20 @@ SESSION_ATTR = "_workbench_session"
 EXPIRED_ATTR = "_workbench_session_expired"
 
 
-def policy_from_config(config: Config) -> SessionPolicy:
-    """``c.Workbench.session_*`` read from a config object (before the extension has started;
-    the defaults are ``SessionPolicy``'s, which the ``Workbench`` traits share)."""
-    defaults = SessionPolicy()
-    section = config.get("Workbench", {}) if config else {}
-    values: dict[str, int] = {}
-    for field, name in (
-        ("absolute_timeout", "session_absolute_timeout"),
-        ("idle_timeout", "session_idle_timeout"),
-        ("warning", "session_warning"),
-    ):
-        value: Any = section.get(name, getattr(defaults, field))
-        if isinstance(value, DeferredConfig):  # from the command line, not yet typed
-            value = value.get_value(Int())
-        values[field] = int(value)
-    return SessionPolicy(**values)
-
-
-def session_policy(handler: Any, config: Config | None) -> SessionPolicy:
-    """The running extension's policy (its traits, read once), else the server config's."""
+def session_policy(handler: Any, provider: Any = None) -> SessionPolicy:
+    """The policy in force: the one the ``Workbench`` extension built from its
+    ``session_*`` traits (read once, when it was linked) and handed both to the handlers
+    (``settings["workbench_session"]``) and to the identity provider when the server created
+    it (``provider.workbench_policy``, used before any handler exists). ``SessionPolicy``'s
+    defaults, which the traits share, when the extension is not loaded."""
     policy = handler.settings.get("workbench_session") if handler is not None else None
     if isinstance(policy, SessionPolicy):
         return policy
-    return policy_from_config(config or Config())
+    policy = getattr(provider, "workbench_policy", None)
+    return policy if isinstance(policy, SessionPolicy) else SessionPolicy()
 
 
-def apply_session_clock(handler, config, username: str, times: SessionTimes, touch) -> bool:
+def apply_session_clock(handler, provider, username: str, times: SessionTimes, touch) -> bool:
     """Whether browser session ``times`` still authenticates ``handler``'s request.
 
     Shared by both workbench identity providers: marks an expired request (``EXPIRED_ATTR``)
@@ -58,7 +42,7 @@ def apply_session_clock(handler, config, username: str, times: SessionTimes, tou
     handler for ``session_reply``.
     """
     now = time.time()
-    policy = session_policy(handler, config)
+    policy = session_policy(handler, provider)
     reason = policy.expiry_reason(times, now)
     if reason is not None:
         setattr(handler, EXPIRED_ATTR, reason)

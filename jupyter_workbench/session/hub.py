@@ -92,13 +92,14 @@ class WorkbenchHubIdentityProvider(JupyterHubIdentityProvider):
 
     workbench_session_expiry = True
     workbench_login = "hub"
+    workbench_policy = None  # the Workbench extension's SessionPolicy (see identity.py)
 
     @default("hub_auth")
     def _default_hub_auth(self):
         return WorkbenchHubOAuth(parent=self)
 
     def validate_security(self, app: Any, ssl_options: dict | None = None) -> None:
-        policy = session_policy(None, self.config)
+        policy = session_policy(None, self)
         self.log.info(
             "jupyter-workbench: JupyterHub browser sessions expire %s after the hub login%s",
             f"{policy.absolute_timeout} s" if policy.absolute_timeout else "never",
@@ -129,7 +130,7 @@ class WorkbenchHubIdentityProvider(JupyterHubIdentityProvider):
             return None
         valid = apply_session_clock(
             handler,
-            self.config,
+            self,
             user.username,
             times,
             lambda touched: write_session_cookie(handler, self.hub_auth, token, touched),

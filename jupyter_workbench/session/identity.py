@@ -71,6 +71,9 @@ class WorkbenchIdentityProvider(PasswordIdentityProvider):
     workbench_session_expiry = True
     # How the page logs in again: a password/token form POSTed without reloading the page.
     workbench_login = "password"
+    # The Workbench extension's SessionPolicy, handed over when the server creates this
+    # provider (``Workbench._hand_session_policy``).
+    workbench_policy: SessionPolicy | None = None
 
     expose_token_to_page = Bool(
         False,
@@ -82,7 +85,7 @@ class WorkbenchIdentityProvider(PasswordIdentityProvider):
     # -- configuration -----------------------------------------------------------------
 
     def policy(self, handler: web.RequestHandler | None = None) -> SessionPolicy:
-        return session_policy(handler, self.config)
+        return session_policy(handler, self)
 
     def validate_security(self, app: Any, ssl_options: dict | None = None) -> None:
         super().validate_security(app, ssl_options)
@@ -185,7 +188,7 @@ class WorkbenchIdentityProvider(PasswordIdentityProvider):
             return None
         valid = apply_session_clock(
             handler,
-            self.config,
+            self,
             user.username,
             times,
             lambda touched: self._write_cookie(handler, user, touched),
@@ -214,7 +217,7 @@ def session_reply(handler) -> dict:
     provider = handler.identity_provider
     times = getattr(handler, SESSION_ATTR, None)
     enforced = enforces_expiry(provider)
-    policy = session_policy(handler, getattr(provider, "config", None))
+    policy = session_policy(handler, provider)
     reply: dict[str, Any] = {}
     if not enforced:
         # Another identity provider decides: we cannot promise (or announce) expiry.
