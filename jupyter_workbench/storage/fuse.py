@@ -85,7 +85,8 @@ from pathlib import Path
 from fsspec.implementations.dirfs import DirFileSystem
 from fsspec.spec import AbstractFileSystem
 
-from ._fuse_system import (  # noqa: F401 - part of this module's API (tests, _fuse_main)
+from ._fuse_supervisor import FuseSupervisor  # noqa: F401 - part of this module's API
+from ._fuse_system import (  # noqa: F401 - part of this module's API (tests)
     _cache_root,
     _fusermount_binary,
     _is_mounted,
