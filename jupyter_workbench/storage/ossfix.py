@@ -12,9 +12,11 @@ run against the emulator with this class (``tests/thirdparty/ossfs_suite.py``), 
 where stock ossfs passes 110/155 (and the subclass 105/159); fsspec's abstract suites pass
 411/411 over the three path styles. ossfs remains a dependency only for code that imports it.
 
-Modules: this one is the filesystem; ``_oss_files.py`` holds the file class and multipart
-uploads, ``_oss_calls.py`` the bounded timeouts, retry rules and error wording all calls share;
-``backends/oss.py`` builds it for mounts.
+Modules: this one is the filesystem's paths, listings, directories and deletes; it mixes in
+``_OSSCalls`` (``_oss_calls.py``: every oss2 call with bounded timeouts and retries, and the
+error wording) and ``_OSSTransfers`` (``_oss_transfers.py``: reads, writes, copies);
+``_oss_files.py`` holds the file class and multipart uploads; ``backends/oss.py`` builds the
+filesystem for mounts.
 
 Path styles: ``bucket/key``, ``/bucket/key``, ``oss://bucket/key`` (and ossfs's endpoint URLs
 ``https://oss-....aliyuncs.com/bucket/key``) name the same object. Listings (``ls``, ``find``,
@@ -61,24 +63,17 @@ Fixed relative to ossfs:
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import hashlib
 import logging
 import os
 import re
 import threading
-import time
 
 import oss2
 from fsspec.spec import AbstractFileSystem
 from fsspec.utils import stringify_path
 
-from ._oss_calls import (
-    _CREDENTIAL_CODES,
-    _NETWORK_ERRORS,
-    _READ_ERRORS,
-    _RETRY_SAFE,
+from ._oss_calls import (  # noqa: F401 - the constants are part of this module's API
     CALL_BUDGET,
     COPY_OBJECT_LIMIT,
     DEFAULT_BLOCK_SIZE,
@@ -87,12 +82,12 @@ from ._oss_calls import (
     DEFAULT_RETRIES,
     MAX_SINGLE_PUT,
     MIN_PART_SIZE,
-    _reason,
+    _OSSCalls,
     _utc,
 )
-from ._oss_files import MultipartUpload, WorkbenchOSSFile, _DiscardingTextWrapper
-from .compute import computing
-from .errors import StorageCredentialsError, StorageUnavailableError
+from ._oss_files import MultipartUpload, WorkbenchOSSFile, _DiscardingTextWrapper  # noqa: F401
+from ._oss_transfers import _OSSTransfers
+from .errors import StorageCredentialsError
 
 log = logging.getLogger(__name__)
 # oss2 logs every request's headers (the STS token) and string to sign at DEBUG/INFO: never let
@@ -103,19 +98,6 @@ logging.getLogger("oss2").setLevel(logging.WARNING)
 _ENDPOINT_URL = re.compile(r"https?://(?:[^/]+\.)?oss[^/]*\.aliyuncs\.com(?P<path>/.*)?$")
 
 
-class _Bucket(oss2.Bucket):
-    """``oss2.Bucket`` that parses answers (ListObjects' XML: ~2 ms per 100 keys) holding the
-    process's gate for computing (``compute``), and reads them before, outside it."""
-
-    @staticmethod
-    def _parse_result(resp, parse_func, klass):
-        result = klass(resp)
-        body = resp.read()  # the network: never while holding the gate
-        with computing():
-            parse_func(result, body)
-        return result
-
-
 def _with_ossfs_fields(entry: dict) -> dict:
     """An info dict with ossfs's ``Key``/``Size`` aliases, so code written for ossfs keeps
     working (``info(p)["Size"]``)."""
@@ -124,7 +106,7 @@ def _with_ossfs_fields(entry: dict) -> dict:
     return entry
 
 
-class WorkbenchOSSFileSystem(AbstractFileSystem):
+class WorkbenchOSSFileSystem(_OSSCalls, _OSSTransfers, AbstractFileSystem):
     """fsspec filesystem for Alibaba Cloud OSS (ossfs with the fixes listed in the module doc).
 
     Extra parameters: ``connect_timeout`` / ``read_timeout`` (seconds; 5 and 12 by default),
@@ -245,135 +227,6 @@ class WorkbenchOSSFileSystem(AbstractFileSystem):
         self._endpoint = endpoint
         with self._bucket_lock:
             self._bucket_objects.clear()
-
-    # ------------------------------------------------------------------ calls and errors
-
-    def _get_bucket(self, bucket_name: str, connect_timeout=None) -> oss2.Bucket:
-        if not self._endpoint:
-            raise ValueError(
-                "No OSS endpoint: pass endpoint= or set the OSS_ENDPOINT environment variable."
-            )
-        with self._bucket_lock:
-            bucket = self._bucket_objects.get(bucket_name)
-            if bucket is None:
-                try:
-                    bucket = _Bucket(
-                        self._auth,
-                        self._endpoint,
-                        bucket_name,
-                        session=self._session,
-                        connect_timeout=self._timeouts,
-                        app_name="jupyter-workbench",
-                        enable_crc=True,
-                    )
-                except oss2.exceptions.ClientError as err:
-                    raise FileNotFoundError(
-                        errno.ENOENT, f"Invalid OSS bucket or endpoint: {err}", bucket_name
-                    ) from None
-                self._bucket_objects[bucket_name] = bucket
-            return bucket
-
-    def _call_oss(self, method_name: str, *args, bucket: str | None = None, **kwargs):
-        """Call an oss2 Bucket/Service method with bounded retries and clear errors."""
-        kwargs.pop("timeout", None)
-        kwargs.pop("retry", None)
-        if bucket:
-            service = self._get_bucket(bucket)
-        else:
-            service = oss2.Service(
-                self._auth, self._endpoint, session=self._session, connect_timeout=self._timeouts
-            )
-        method = getattr(service, method_name, None)
-        if method is None:  # ossfs code paths call oss2 helpers such as ObjectIterator
-            helper = getattr(oss2, method_name)
-
-            def method(*a, **kw):
-                return helper(service, *a, **kw)
-
-        safe = method_name in _RETRY_SAFE or (
-            method_name in ("put_object", "upload_part")
-            and isinstance(args[-1] if args else None, (bytes, bytearray, memoryview))
-        )
-        attempts = 1 + (self._retries if safe else 0)
-        started = time.monotonic()
-        refreshed = False
-        for attempt in range(attempts):
-            try:
-                return method(*args, **kwargs)
-            except oss2.exceptions.RequestError as err:
-                error: Exception = err
-            except oss2.exceptions.ServerError as err:
-                if err.status < 500:
-                    if not refreshed and self._token_rejected(err):
-                        # The issuer rotated the token before its Expiration: fetch the new
-                        # one and repeat the call once.
-                        refreshed = True
-                        self._credentials_provider.refresh(force=True)
-                        try:
-                            return method(*args, **kwargs)
-                        except oss2.exceptions.OssError as again:
-                            err = again
-                    raise self._translate(err, bucket, args) from err
-                error = err
-            except oss2.exceptions.InconsistentError as err:  # CRC-64 mismatch in transit
-                error = err
-            pause = min(0.2 * 2**attempt, 2.0)
-            spent = time.monotonic() - started
-            if spent + pause + sum(self._timeouts) > self._call_budget:
-                break  # another attempt could outlast the budget: report now
-            if attempt + 1 < attempts:
-                log.debug("OSS %s failed (%s); retrying", method_name, error)
-                time.sleep(pause)
-        raise self._translate(error, bucket, args) from error
-
-    def _token_rejected(self, err) -> bool:
-        return self._credentials_provider is not None and err.code in (
-            "SecurityTokenExpired",
-            "InvalidSecurityToken",
-            "InvalidAccessKeyId",
-        )
-
-    def _translate(self, err: Exception, bucket: str | None, args) -> Exception:
-        where = f"bucket {bucket!r} at {self._endpoint}" if bucket else f"{self._endpoint}"
-        key = args[0] if args and isinstance(args[0], str) else ""
-        path = f"{bucket}/{key}" if bucket and key else (bucket or "")
-        if isinstance(err, oss2.exceptions.RequestError):
-            return StorageUnavailableError(
-                f"Could not reach the OSS endpoint {self._endpoint}: {_reason(err)}. "
-                "Check the endpoint option and the network."
-            )
-        if isinstance(err, oss2.exceptions.InconsistentError):
-            return StorageUnavailableError(
-                f"Data for {path or 'the request'} was corrupted in transit (CRC-64 mismatch)."
-            )
-        if not isinstance(err, oss2.exceptions.OssError):
-            return err
-        code = err.code or ""
-        if err.status == 403 or code in _CREDENTIAL_CODES:
-            why = _CREDENTIAL_CODES.get(code) or "access was denied"
-            if code == "AccessDenied" and self._anonymous:
-                why = "the bucket is private and no credentials were given"
-            elif code == "AccessDenied":
-                why = "these credentials lack permission for it"
-            return StorageCredentialsError(
-                f"OSS rejected the request for {where}: {why} ({code or err.status}). "
-                "Check the mount's key, secret and token.",
-                code,
-            )
-        if code == "NoSuchBucket":
-            return FileNotFoundError(
-                errno.ENOENT, f"OSS bucket {bucket!r} does not exist at {self._endpoint}", bucket
-            )
-        if err.status == 404:
-            return FileNotFoundError(errno.ENOENT, "No such file or directory", path)
-        if code in ("FileAlreadyExists", "ObjectAlreadyExists"):
-            return FileExistsError(errno.EEXIST, "File exists", path)
-        if err.status >= 500:
-            return StorageUnavailableError(
-                f"OSS at {self._endpoint} kept failing for {path or 'the request'}: "
-                f"{err.status} {code} (request id {err.request_id})."
-            )
-        return OSError(errno.EIO, f"OSS error {err.status} {code}: {err.message}", path)
 
     # ------------------------------------------------------------------ listing
 
@@ -675,196 +528,6 @@ class WorkbenchOSSFileSystem(AbstractFileSystem):
             self.invalidate_cache(norm)
             for cached in [k for k in self.dircache if k.startswith(f"{norm}/")]:
                 self.dircache.pop(cached, None)
-
-    # ------------------------------------------------------------------ reading
-
-    def get_object(self, path: str, start: int, end: int) -> bytes:
-        """Bytes ``start`` to ``end`` (exclusive, as fsspec means it)."""
-        if end is not None and end <= start:
-            return b""
-        bucket, key = self.split_path(path)
-        headers = {"x-oss-range-behavior": "standard"}
-        last = None if end is None else end - 1
-        for attempt in range(1 + self._retries):
-            try:
-                result = self._call_oss(
-                    "get_object", key, byte_range=(start, last), headers=headers, bucket=bucket
-                )
-            except OSError as err:
-                cause = err.__cause__
-                if getattr(cause, "code", "") == "InvalidRange":
-                    return b""
-                raise
-            data = self._read_body(result, path, last_attempt=attempt >= self._retries)
-            if data is None:
-                continue
-            expected = result.content_length
-            if expected is None or len(data) == expected:
-                return data
-        raise StorageUnavailableError(f"Reading {path} from {self._endpoint} kept failing.")
-
-    def _read_body(self, result, path: str, *, last_attempt: bool) -> bytes | None:
-        """The response body, or None to retry after a dropped connection."""
-        try:
-            return result.read()
-        except _READ_ERRORS as err:
-            if last_attempt:
-                raise StorageUnavailableError(
-                    f"Reading {path} from {self._endpoint} failed: {err}"
-                ) from err
-            return None
-
-    def cat_file(self, path, start=None, end=None, **kwargs):
-        bucket, key = self.split_path(path)
-        if start is None and end is None:
-            return self._read_whole(bucket, key, path)
-        if (start is not None and start < 0) or (end is not None and end < 0):
-            size = self.info(path)["size"]
-            start = 0 if start is None else (start if start >= 0 else max(0, size + start))
-            end = size if end is None else (end if end >= 0 else max(0, size + end))
-        return self.get_object(path, start or 0, end)
-
-    def _read_whole(self, bucket: str, key: str, path: str) -> bytes:
-        for attempt in range(1 + self._retries):
-            result = self._call_oss("get_object", key, bucket=bucket)
-            data = self._read_body(result, path, last_attempt=attempt >= self._retries)
-            if data is None:
-                continue
-            server, client = result.server_crc, result.client_crc
-            if server is None or client is None or server == client:
-                return data
-            log.warning("CRC mismatch reading %s; retrying", path)
-        raise StorageUnavailableError(
-            f"Reading {path} from {self._endpoint} returned corrupt data (CRC-64 mismatch)."
-        )
-
-    def get_file(self, rpath, lpath, callback=None, **kwargs):
-        if self.isdir(rpath):
-            os.makedirs(lpath, exist_ok=True)
-            return
-        bucket, key = self.split_path(rpath)
-        result = self._call_oss("get_object", key, bucket=bucket)
-        parent = os.path.dirname(os.fspath(lpath))
-        if parent:  # like a local ``cp``, a missing destination folder is created
-            os.makedirs(parent, exist_ok=True)
-        if callback is not None:
-            callback.set_size(result.content_length)
-        try:
-            with open(lpath, "wb") as f:
-                while True:
-                    chunk = result.read(2**20)
-                    if not chunk:
-                        break
-                    f.write(chunk)
-                    if callback is not None:
-                        callback.relative_update(len(chunk))
-        except _READ_ERRORS as err:
-            with contextlib.suppress(OSError):  # the real error matters, not the cleanup's
-                os.unlink(lpath)
-            if not isinstance(err, _NETWORK_ERRORS):
-                raise  # a local problem (permissions, disk full): the user's to fix
-            raise StorageUnavailableError(f"Downloading {rpath} failed: {err}") from err
-        server, client = result.server_crc, result.client_crc
-        if server is not None and client is not None and server != client:
-            with contextlib.suppress(OSError):
-                os.unlink(lpath)
-            raise StorageUnavailableError(f"Downloading {rpath} gave corrupt data (CRC-64).")
-
-    def modified(self, path):
-        info = self.info(path)
-        if info["type"] != "file":
-            raise IsADirectoryError(errno.EISDIR, "Directories have no modification time", path)
-        return info["LastModified"]
-
-    def ukey(self, path):
-        return self.info(path).get("ETag")
-
-    def checksum(self, path):
-        info = self.info(path)
-        return int(hashlib.sha256(f"{info.get('ETag')}:{info['size']}".encode()).hexdigest(), 16)
-
-    # ------------------------------------------------------------------ writing
-
-    def _put_bytes(self, bucket: str, key: str, data: bytes, forbid_overwrite=False) -> None:
-        headers = {"x-oss-forbid-overwrite": "true"} if forbid_overwrite else None
-        self._call_oss("put_object", key, bytes(data), headers=headers, bucket=bucket)
-
-    def _multipart(self, bucket: str, key: str, chunks, forbid_overwrite=False) -> None:
-        """Upload ``chunks`` (an iterable of bytes, all but the last >= 100 KB) as one object."""
-        headers = {"x-oss-forbid-overwrite": "true"} if forbid_overwrite else None
-        upload = MultipartUpload(self, bucket, key, headers)
-        try:
-            for chunk in chunks:
-                upload.add(chunk)
-            upload.complete()
-        except BaseException:
-            upload.abort()
-            raise
-
-    def pipe_file(self, path, value, mode="overwrite", **kwargs):
-        norm = self._strip_protocol(path).strip("/")
-        bucket, key = self.split_path(norm)
-        if not key:
-            raise IsADirectoryError(errno.EISDIR, "Cannot write to a bucket", norm)
-        block = max(int(kwargs.get("block_size") or self._default_block_size), MIN_PART_SIZE)
-        create = mode == "create"
-        if len(value) < min(MAX_SINGLE_PUT, 2 * block):
-            self._put_bytes(bucket, key, value, forbid_overwrite=create)
-        else:
-            view = memoryview(value)
-            chunks = (view[i : i + block] for i in range(0, len(value), block))
-            self._multipart(bucket, key, (bytes(c) for c in chunks), forbid_overwrite=create)
-        self.invalidate_cache(norm)
-
-    def put_file(self, lpath, rpath, callback=None, mode="overwrite", **kwargs):
-        if os.path.isdir(lpath):
-            self.makedirs(rpath, exist_ok=True)
-            return
-        norm = self._strip_protocol(rpath).strip("/")
-        bucket, key = self.split_path(norm)
-        size = os.path.getsize(lpath)
-        block = max(int(kwargs.get("block_size") or self._default_block_size), MIN_PART_SIZE)
-        if callback is not None:
-            callback.set_size(size)
-        with open(lpath, "rb") as f:
-            if size < 2 * block:
-                self._put_bytes(bucket, key, f.read(), forbid_overwrite=mode == "create")
-                if callback is not None:
-                    callback.relative_update(size)
-            else:
-
-                def chunks():
-                    while chunk := f.read(block):
-                        yield chunk
-                        if callback is not None:
-                            callback.relative_update(len(chunk))
-
-                self._multipart(bucket, key, chunks(), forbid_overwrite=mode == "create")
-        self.invalidate_cache(norm)
-
-    def cp_file(self, path1, path2, **kwargs):
-        n1 = self._strip_protocol(path1).strip("/")
-        n2 = self._strip_protocol(path2).strip("/")
-        b1, k1 = self.split_path(n1)
-        b2, k2 = self.split_path(n2)
-        info = self.info(n1)
-        if info["type"] == "directory":
-            self.makedirs(n2, exist_ok=True)
-            return
-        if info["size"] <= self.copy_limit:
-            self._call_oss("copy_object", b1, k1, k2, bucket=b2)
-        else:
-            block = self._default_block_size
-            size = info["size"]
-            chunks = (self.get_object(n1, i, min(i + block, size)) for i in range(0, size, block))
-            self._multipart(b2, k2, chunks)
-        self.invalidate_cache(n2)
-
-    def touch(self, path, truncate=True, **kwargs):
-        if truncate or not self.exists(path):
-            self.pipe_file(path, b"")
-        else:
-            raise NotImplementedError("OSS cannot update an object's timestamp in place")
 
     def open(self, path, mode="rb", block_size=None, cache_options=None, compression=None, **kw):
         if "b" in mode or "r" in mode:
