@@ -248,10 +248,13 @@ class Workbench(ExtensionApp):
         new one finds every job an earlier one started)."""
         from .session.jobs import JobManager
 
+        mounts = self.mounts
         return JobManager(
             root_dir=self.root_dir,
             environments_dir=self.environments_dir,
             allowed_interpreters=self.job_interpreters,
+            # what a job shows never holds a mount's secret (a job may print its options)
+            secrets=mounts.registry.credentials.values if mounts is not None else None,
         )
 
     def _mount_service(self):

@@ -28,6 +28,10 @@ magic) sees the same jobs: a job is running while its runner's pid is alive with
 start time (so a reused pid is not mistaken for it). A runner that vanished without recording a
 result was killed from outside: the job is marked failed with that reason.
 
+Nothing a job shows holds a secret: every job record, log and error message passes through
+``redact.scrub`` (credentials in URLs, secret query parameters, and the values of ``secrets``,
+e.g. the mounts' keys and secrets the server passes) before it is stored or returned.
+
 No tornado and no jupyter_server here: the REST handlers, the magic and the CLI all call this.
 """
 
@@ -49,6 +53,7 @@ from typing import Any
 
 from ..atomic import write_json_atomic
 from ..errors import WorkbenchError
+from ..redact import scrub
 from ..state import default_state_dir
 from .processes import process_start_time, read_json
 
@@ -60,7 +65,12 @@ _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class JobError(WorkbenchError):
-    """A user-facing problem with a job request (bad path, unknown environment): a 400."""
+    """A user-facing problem with a job request (bad path, unknown environment): a 400.
+
+    Its message quotes what the request said, scrubbed (``redact.scrub``)."""
+
+    def __init__(self, message: str = "", *args):
+        super().__init__(scrub(message), *args)
 
 
 class JobNotFound(JobError):
@@ -172,6 +182,7 @@ class JobManager:
         environments_dir: str | None = None,
         python: str | None = None,
         allowed_interpreters: list[str] | None = None,
+        secrets=None,
     ):
         self.state_dir = Path(os.path.abspath(state_dir or default_state_dir()))
         self.jobs_dir = self.state_dir / "jobs"
@@ -184,6 +195,27 @@ class JobManager:
         self.python = python or sys.executable
         self.host = socket.gethostname()
         self._children: dict[str, subprocess.Popen] = {}
+        # () -> the secret values known to the caller (the server: its mounts' credentials),
+        # scrubbed from everything a job shows besides what redact.scrub finds by itself.
+        self._secrets_source = secrets
+        self._secrets_cache: tuple[float, list[str]] = (0.0, [])
+
+    def known_secrets(self) -> list[str]:
+        """The values of ``secrets()`` (read at most once a second; [] if it fails)."""
+        if self._secrets_source is None:
+            return []
+        at, values = self._secrets_cache
+        if time.monotonic() - at > 1.0:
+            try:
+                values = [v for v in self._secrets_source() if isinstance(v, str)]
+            except Exception:  # noqa: BLE001 - scrubbing by pattern still applies
+                values = []
+            self._secrets_cache = (time.monotonic(), values)
+        return values
+
+    def scrub(self, value):
+        """``value`` without secrets (``redact.scrub`` with the known secrets)."""
+        return scrub(value, self.known_secrets())
 
     # -- submitting ------------------------------------------------------------------
 
@@ -402,7 +434,12 @@ class JobManager:
         job_dir = self.jobs_dir / job_id
         if not job_dir.is_dir():
             self._make_dir(job_id)
-        meta = {"id": job_id, "created_at": time.time(), "host": self.host, **fields}
+        shown = {
+            k: self.scrub(fields[k])
+            for k in ("name", "path", "environment", "output")
+            if k in fields
+        }
+        meta = {"id": job_id, "created_at": time.time(), "host": self.host, **fields, **shown}
         if stdin is not None:
             meta["stdin"] = True
         write_json_atomic(job_dir / "job.json", meta)
@@ -486,6 +523,10 @@ class JobManager:
         return state
 
     def _job(self, meta: dict, state: dict) -> Job:
+        return Job(**self.scrub(asdict(self._raw_job(meta, state))))
+
+    @staticmethod
+    def _raw_job(meta: dict, state: dict) -> Job:
         return Job(
             id=meta["id"],
             name=meta.get("name") or meta["id"],
@@ -530,7 +571,8 @@ class JobManager:
         ``offset`` to ``next`` (at most ``max_bytes``; a follower asks again from ``next``, so
         a log is read once however long it runs). ``truncated``: bytes before ``offset`` were
         skipped (the tail, or more than ``max_bytes`` new). A UTF-8 character cut by the end
-        is left for the next read; an offset past the end (not this log) reads the tail.
+        is left for the next read; an offset past the end (not this log) reads the tail. The
+        text is scrubbed (``scrub``): a secret the job writes in one piece never comes back.
         """
         path = self._job_dir(job_id) / "output.log"
         try:
@@ -558,6 +600,7 @@ class JobManager:
         if truncated and "\n" in text:
             line, text = text.split("\n", 1)  # drop the partial first line
             start += len(line.encode("utf-8", errors="replace")) + 1
+        text = self.scrub(text)
         return {"log": text, "size": size, "offset": start, "next": end, "truncated": truncated}
 
     def wait(self, job_id: str, timeout: float | None = None, interval: float = 0.1) -> Job:

@@ -56,6 +56,16 @@ class CredentialStore:
     def names(self) -> list[str]:
         return sorted(self._load())
 
+    def values(self) -> list[str]:
+        """Every stored secret value (to scrub from what is shown elsewhere, e.g. job logs)."""
+        return [
+            v
+            for secrets in self._load().values()
+            if isinstance(secrets, dict)
+            for v in secrets.values()
+            if isinstance(v, str) and v
+        ]
+
     def set(self, name: str, secrets: dict) -> None:
         """Replace the secrets of ``name`` (an empty dict removes them)."""
         ensure_private_dir(self.path.parent)
