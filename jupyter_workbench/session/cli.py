@@ -13,7 +13,7 @@ import json
 import sys
 import time
 
-from .jobs import Job, JobManager
+from .jobs import TASK_KINDS, Job, JobManager
 
 
 def _when(t: float | None) -> str:
@@ -24,11 +24,13 @@ def _print_job(job: Job) -> None:
     print(f"{job.id}  {job.state}")
     rows = [
         ("name", job.name),
+        ("kind", job.kind),
         ("path", job.path),
         ("environment", job.environment),
         ("started", _when(job.started_at)),
         ("ended", _when(job.ended_at)),
         ("exit code", job.exit_code),
+        ("progress", job.message if job.kind in TASK_KINDS and not job.finished else None),
         ("reason", job.reason),
         ("output", job.output),
     ]
@@ -60,7 +62,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print("No background jobs.")
         return 0
     for j in jobs:
-        print(f"{j.id}  {j.state:<10} {_when(j.started_at)}  {j.path or j.name}")
+        # An export or environment creation by its name ("Export m.keras to models/m").
+        shown = j.name if j.kind in TASK_KINDS else j.path or j.name
+        print(f"{j.id}  {j.state:<10} {_when(j.started_at)}  {shown}")
     return 0
 
 

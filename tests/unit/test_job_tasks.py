@@ -146,3 +146,20 @@ def test_cancelling_a_running_task(manager, worker):
 def test_only_known_task_kinds(manager, worker):
     with pytest.raises(ValueError, match="kind"):
         manager.submit_task("mine", [sys.executable, str(worker)], name="x")
+
+
+def test_the_cli_lists_and_shows_a_task_by_its_name_and_kind(tmp_path, worker, monkeypatch, capsys):
+    # Given an export task recorded in the state dir the CLI reads
+    monkeypatch.setenv("JUPYTER_WORKBENCH_STATE_DIR", str(tmp_path / "state"))
+    manager = JobManager(root_dir=tmp_path)
+    done = manager.wait(start(manager, worker, "ok").id, timeout=30)
+    from jupyter_workbench.cli import main
+
+    # When the user lists the jobs and shows this one
+    assert main(["job", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert main(["job", "status", done.id]) == 0
+    status = capsys.readouterr().out
+    # Then it is named as the export it is, and its kind is shown
+    assert f"{done.id}  succeeded" in listing and "Export m.keras to oss://bucket/m" in listing
+    assert "kind        export" in status and SECRET not in listing + status
