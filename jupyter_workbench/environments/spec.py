@@ -119,6 +119,8 @@ TF2 = EnvironmentSpec(
         f"tensorflow-cpu=={TENSORFLOW_VERSION}",
         "numpy",
         "pandas",
+        # the model server's JSON (REST predict bodies; ~10x faster than the json module)
+        "orjson>=3.9",
         *KERNEL_SIDE_REQUIREMENTS,
     ),
     # Same version as TensorFlow; --no-deps so the second TensorFlow wheel is not dragged in.

@@ -104,6 +104,14 @@ def run(argv=None, out=None) -> int:
         ) from None
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.intra_op_threads or args.inter_op_threads:
+        import tensorflow as tf
+
+        # before anything runs: TensorFlow fixes its pools at the first operation
+        if args.intra_op_threads:
+            tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
+        if args.inter_op_threads:
+            tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
     from .model import ModelManager
     from .service import ServingCore
 

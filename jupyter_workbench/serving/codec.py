@@ -15,22 +15,41 @@ import numpy as np
 
 from .status import InvalidArgument
 
+try:  # ~10x faster than the json module on arrays of numbers (the tf2 environment has it)
+    import orjson
+except ImportError:  # pragma: no cover - environments without it use the json module
+    orjson = None
+
 
 def loads(body: bytes):
     """Parse a request body (JSON with TF Serving's NaN/Infinity tokens)."""
     if not body or not body.strip():
         raise InvalidArgument("JSON Parse error: The document is empty")
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise InvalidArgument(f"JSON Parse error: {err}") from None
+    doc = None
+    if orjson is not None:
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            doc = None  # NaN/Infinity tokens, huge integers, non-UTF-8: the json module decides
+    if doc is None:
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise InvalidArgument(f"JSON Parse error: {err}") from None
     if not isinstance(doc, dict):
         raise InvalidArgument("JSON Value: the request body is not a JSON object")
     return doc
 
 
 def dumps(doc) -> bytes:
-    # allow_nan writes NaN / Infinity / -Infinity, as TF Serving does
+    """Compact JSON; NaN / Infinity / -Infinity written as tokens, as TF Serving does."""
+    if orjson is not None:
+        try:
+            out = orjson.dumps(doc)
+        except TypeError:  # a value orjson does not take (e.g. an integer over 64 bits)
+            out = b"null"
+        if b"null" not in out:  # orjson writes NaN and Infinity as null: only then redo it
+            return out
     return json.dumps(doc, allow_nan=True, separators=(",", ":")).encode()
 
 

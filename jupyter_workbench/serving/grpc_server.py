@@ -33,8 +33,12 @@ def _call(context, fn, request):
         context.abort(grpc.StatusCode.INTERNAL, f"{type(err).__name__}: {err}")
 
 
-def bind(host: str, port: int, workers: int = 8):
-    """A gRPC server bound to ``host:port`` (not started); ``OSError`` if the port is taken."""
+def bind(host: str, port: int, workers: int = 16):
+    """A gRPC server bound to ``host:port`` (not started); ``OSError`` if the port is taken.
+
+    ``workers`` threads answer requests; concurrent Predict calls wait in the signature's
+    batcher and run as one TensorFlow call, so more workers than clients means bigger batches.
+    """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
         # no SO_REUSEPORT: a second server on the same port must fail, not share it

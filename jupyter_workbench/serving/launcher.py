@@ -184,7 +184,8 @@ def start_server(base, *, timeout: float = START_TIMEOUT_S, **kwargs) -> ModelSe
     with the server's own message when it cannot start (missing base, no version, port in use).
 
     Keywords: ``model_name``, ``port``/``grpc_port`` (0 = any free port), ``host``, ``poll``,
-    ``version_policy``, ``labels``, ``python``, ``environments_dir``, ``env`` and
+    ``version_policy``, ``labels``, ``intra_op_threads``/``inter_op_threads`` (TensorFlow's
+    thread pools; 0 = its default), ``python``, ``environments_dir``, ``env`` and
     ``log_stream`` (a text stream that receives the server's log lines as they come; they are
     always kept in ``ModelServer.log()`` too).
     """
@@ -270,6 +271,8 @@ def spawn_server(
     poll: float = DEFAULT_POLL_S,
     version_policy: str = "latest",
     labels=(),
+    intra_op_threads: int = 0,
+    inter_op_threads: int = 0,
     python: str | None = None,
     environments_dir=None,
     env: dict | None = None,
@@ -290,6 +293,8 @@ def spawn_server(
         poll=poll,
         version_policy=version_policy,
         labels=list(labels or []),
+        intra_op_threads=intra_op_threads,
+        inter_op_threads=inter_op_threads,
     )
     argv = [interpreter, "-m", "jupyter_workbench.serving", *child_argv(base, kwargs), "--managed"]
     child_env = dict(os.environ if env is None else env)

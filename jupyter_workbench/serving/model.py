@@ -74,6 +74,14 @@ class Servable:
             if specs and all(shape and shape[0] is None for _d, shape, _t in specs.values())
         }
 
+    def batching(self) -> str:
+        """``"serving_default: 1200 requests in 180 calls"`` for each signature that ran."""
+        return ", ".join(
+            f"{name}: {b.requests} requests in {b.calls} calls"
+            for name, b in sorted(self._batchers.items())
+            if b.calls
+        )
+
     def method(self, signature: str) -> str:
         return (
             self.signature_defs[signature].method_name if signature in self.signature_defs else ""
@@ -99,20 +107,41 @@ class Servable:
         lone request runs at once, requests arriving meanwhile join the next call).
         """
         signature = self.signature(signature)
-        feed = self._prepare(signature, arrays)
-        batcher = self._batchers.get(signature)
-        out = batcher.run(feed) if batcher is not None else self._execute(signature, feed)
+        result = self.run_prepared(signature, [self.prepare(signature, arrays)])[0]
+        if isinstance(result, Exception):
+            raise result
         if not output_filter:
-            return out
-        result = {}
+            return result
+        out = {}
         for name in output_filter:
-            if name not in out:
+            if name not in result:
                 raise InvalidArgument(
                     f"output tensor alias not found in signature: {name} Outputs expected to be "
-                    f"in the set {{{','.join(sorted(out))}}}."
+                    f"in the set {{{','.join(sorted(result))}}}."
                 )
-            result[name] = out[name]
-        return result
+            out[name] = result[name]
+        return out
+
+    def prepare(self, signature: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``arrays`` checked against ``signature``'s inputs and cast to their dtypes."""
+        return self._prepare(self.signature(signature), arrays)
+
+    def run_prepared(self, signature: str, feeds: list[dict]) -> list:
+        """Run prepared feeds of one signature: ``{output: ndarray}`` or the exception, each.
+
+        Feeds given together, and those of other threads meanwhile, run as one batch when the
+        signature is batch-major.
+        """
+        batcher = self._batchers.get(signature)
+        if batcher is not None:
+            return batcher.run_many(feeds)
+        results = []
+        for feed in feeds:
+            try:
+                results.append(self._execute(signature, feed))
+            except Exception as err:
+                results.append(err)
+        return results
 
     def _prepare(self, signature: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         specs = self.inputs[signature]
@@ -170,22 +199,28 @@ class _Batcher:
         self.cond = threading.Condition()
         self.pending: list[dict] = []
         self.busy = False
+        self.calls = self.requests = 0  # TensorFlow calls and the requests they answered
 
-    def run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        item = {"feed": feed, "key": _batch_key(feed), "done": False}
+    def run_many(self, feeds: list[dict[str, np.ndarray]]) -> list:
+        """Results (``{output: ndarray}`` or the exception) of ``feeds``, in order."""
+        items = [{"feed": f, "key": _batch_key(f), "done": False} for f in feeds]
         with self.cond:
-            self.pending.append(item)
+            self.pending.extend(items)
         while True:
             with self.cond:
-                while self.busy and not item["done"]:
+                while self.busy and not all(it["done"] for it in items):
                     self.cond.wait()
-                if item["done"]:
+                mine = [it for it in items if not it["done"]]
+                if not mine:
                     break
+                # this thread runs the next batch: its first waiting feed and every pending
+                # one of the same shape (other threads' too), up to MAX_ROWS rows
                 self.busy = True
+                key = mine[0]["key"]
                 batch, rows = [], 0
                 for other in list(self.pending):
                     n = _rows(other["feed"])
-                    if other["key"] == item["key"] and (not batch or rows + n <= self.MAX_ROWS):
+                    if other["key"] == key and (not batch or rows + n <= self.MAX_ROWS):
                         batch.append(other)
                         self.pending.remove(other)
                         rows += n
@@ -197,12 +232,12 @@ class _Batcher:
                         other["done"] = True
                     self.busy = False
                     self.cond.notify_all()
-        if "error" in item:
-            raise item["error"]
-        return item["result"]
+        return [it["error"] if "error" in it else it["result"] for it in items]
 
     def _run(self, batch: list[dict]) -> None:
         execute = self.servable._execute
+        self.calls += 1
+        self.requests += len(batch)
         if len(batch) > 1:
             sizes = [_rows(b["feed"]) for b in batch]
             joined = {k: np.concatenate([b["feed"][k] for b in batch]) for k in batch[0]["feed"]}
@@ -337,12 +372,19 @@ class ModelManager:
 
     def _unload(self, version: int) -> None:
         with self._lock:
-            self.servables.pop(version, None)
+            servable = self.servables.pop(version, None)
             st = self.states.get(version)
             if st is not None:
                 st.state = END
         self.base.release(version)
         log.info("%s: version %d unloaded", self.name, version)
+        self._log_batching(servable)
+
+    def _log_batching(self, servable) -> None:
+        if servable is not None and servable.batching():
+            log.info(
+                "%s: version %d batching: %s", self.name, servable.version, servable.batching()
+            )
 
     def start(self, first_wait: float = 0.25) -> None:
         """Initial load (two scans ``first_wait`` apart), then poll in a thread."""
@@ -364,7 +406,10 @@ class ModelManager:
         if self._thread is not None:
             self._thread.join(timeout=10)
         with self._lock:
+            servables = list(self.servables.values())
             self.servables.clear()
+        for servable in servables:
+            self._log_batching(servable)
         self.base.close()
 
     # ------------------------------------------------------------------ requests

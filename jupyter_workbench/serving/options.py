@@ -69,6 +69,12 @@ def _poll(text: str) -> float:
     return value
 
 
+def _threads(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of threads (0 = automatic)")
+    return int(text)
+
+
 def add_serve_arguments(parser, *, ports_default_free: bool = False):
     """Add ``BASE`` and the serve options to an argparse parser; returns it."""
     parser.add_argument(
@@ -114,6 +120,19 @@ def add_serve_arguments(parser, *, ports_default_free: bool = False):
         metavar="LABEL=VERSION",
         help="version label for /labels/LABEL URLs (repeatable)",
     )
+    for kind, what in (
+        ("intra", "threads one operation may use"),
+        ("inter", "operations run at once"),
+    ):
+        parser.add_argument(
+            f"--tensorflow-{kind}-op-parallelism",
+            dest=f"{kind}_op_threads",
+            type=_threads,
+            default=0,
+            metavar="N",
+            help=f"TensorFlow {kind}-op threads: {what} (TF Serving's "
+            f"--tensorflow_{kind}_op_parallelism; 0 = TensorFlow's choice, one per core)",
+        )
     parser.add_argument(
         "--python",
         default=None,
@@ -141,6 +160,8 @@ def serve_kwargs(namespace) -> dict:
         "poll": namespace.poll,
         "version_policy": namespace.version_policy,
         "labels": list(namespace.labels or []),
+        "intra_op_threads": namespace.intra_op_threads,
+        "inter_op_threads": namespace.inter_op_threads,
         "python": namespace.python,
     }
 
@@ -156,4 +177,7 @@ def child_argv(base: str, kwargs: dict) -> list[str]:
     argv += ["--version-policy", str(kwargs.get("version_policy") or "latest")]
     for label in kwargs.get("labels") or []:
         argv += ["--label", label]
+    for kind in ("intra", "inter"):
+        if kwargs.get(f"{kind}_op_threads"):
+            argv += [f"--tensorflow-{kind}-op-parallelism", str(int(kwargs[f"{kind}_op_threads"]))]
     return argv

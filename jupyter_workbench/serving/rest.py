@@ -1,22 +1,32 @@
-"""The REST front end: TF Serving's URLs and JSON on a threaded HTTP/1.1 server (stdlib).
+"""The REST front end: TF Serving's URLs and JSON over HTTP/1.1 on one asyncio event loop.
 
 Routes (case-insensitive, TF Serving's http_rest_api_util.cc patterns)::
 
     GET  /v1/models/NAME[/versions/N|/labels/L][/metadata]
     POST /v1/models/NAME[/versions/N|/labels/L]:(predict|classify|regress)
+
+One thread runs the event loop: it reads and parses requests of every connection (keep-alive,
+pipelining, ``Content-Length`` or chunked bodies, ``Expect: 100-continue``) and decodes their
+JSON. Predict requests read in one loop iteration are handed together to a small pool of worker
+threads (:meth:`ServingCore.rest_predict_many`), so concurrent single-row requests reach
+TensorFlow as one batch, and the loop keeps reading while TensorFlow runs. The stdlib's
+``BaseHTTPRequestHandler`` (a thread per connection, ``email`` header parsing) cost more than
+the model itself per request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import socket
-import socketserver
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
 from urllib.parse import unquote
 
 from . import codec
-from .status import InvalidArgument, NotFound, RequestError
+from .status import InvalidArgument, NotFound, RequestError, Unimplemented
 
 log = logging.getLogger("jupyter_workbench.serving")
 
@@ -27,126 +37,346 @@ _STATUS = re.compile(
     r"(?i)/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?"
 )
 MAX_BODY = 256 << 20
+MAX_HEAD = 64 << 10
+WORKERS = 4  # threads running predict batches (one runs TensorFlow at a time per signature)
+
+_CORS = (
+    b"Content-Type: application/json\r\n"
+    b"Access-Control-Allow-Origin: *\r\n"
+    b"Access-Control-Allow-Methods: POST, GET\r\n"
+    b"Access-Control-Allow-Headers: Content-Type\r\n"
+)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "jupyter-workbench-serving"
-    core = None  # set by make_server
+class _BadRequest(Exception):
+    """The bytes are not an HTTP/1.x request: answer 400 and close."""
 
-    def log_message(self, fmt, *args):  # quiet access log (debug only)
-        log.debug("%s %s", self.address_string(), fmt % args)
 
-    def setup(self):
-        super().setup()
-        # one write per response and no Nagle delay: small responses go out at once
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+class _Request:
+    __slots__ = ("method", "target", "keep_alive", "body")
 
-    def _send(self, status: int, doc) -> None:
-        body = codec.dumps(doc)
-        head = (
-            f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\n"
-            "Content-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n"
-            "Access-Control-Allow-Origin: *\r\n"
-            "Access-Control-Allow-Methods: POST, GET\r\n"
-            "Access-Control-Allow-Headers: Content-Type\r\n"
-            "\r\n"
-        ).encode("latin-1")
-        self.wfile.write(head + body)
-        self.wfile.flush()
+    def __init__(self, method, target, keep_alive, body):
+        self.method, self.target, self.keep_alive, self.body = method, target, keep_alive, body
 
-    def _error(self, err: RequestError) -> None:
-        self._send(err.http_status, {"error": str(err)})
 
-    def _path(self) -> str:
-        return self.path.split("?", 1)[0]
+class _Connection(asyncio.Protocol):
+    """One client connection: parses requests in order, answers them in order."""
 
-    def do_GET(self):
-        self._dispatch("GET")
+    def __init__(self, server: RestServer):
+        self.server = server
+        self.buf = bytearray()
+        self.transport = None
+        self.head = None  # (method, target, keep_alive, length | "chunked") once headers are in
+        self.chunk_pos = 0  # chunked bodies: parse offset into buf and the chunks so far
+        self.chunks: list[bytes] = []
+        self.chunk_size = 0
+        self.queue: list[_Request] = []
+        self.busy = False  # a request of this connection is being answered
+        self.closing = False
+        self.closing_after = False  # a request could not be parsed: nothing after it is read
 
-    def do_POST(self):
-        self._dispatch("POST")
+    def connection_made(self, transport):
+        self.transport = transport
+        self.server.connections.add(self)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
 
-    def do_OPTIONS(self):
-        self._send(200, {})
+    def connection_lost(self, exc):
+        self.closing = True
+        self.server.connections.discard(self)
 
-    def _body(self) -> bytes:
-        length = self.headers.get("Content-Length")
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().strip() or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        if not length:
-            return b""
-        n = int(length)
-        if n > MAX_BODY:
-            raise InvalidArgument(f"the request body is over {MAX_BODY >> 20} MB")
-        return self.rfile.read(n)
-
-    def _dispatch(self, method: str) -> None:
+    def data_received(self, data: bytes) -> None:
+        if self.closing or self.closing_after:
+            return
+        self.buf += data
         try:
-            body = self._body() if method == "POST" else b""
-            path = unquote(self._path())
-            if method == "POST":
-                m = _PREDICT.fullmatch(path)
-                if not m:
-                    raise NotFound(f"Malformed request: POST {self._path()}")
-                name, version, label, verb = m.groups()
-                verb = verb.lower()
-                if verb == "predict":
-                    doc = self.core.rest_predict(name, version, label, body)
-                else:
-                    doc = self.core.rest_classify_regress(name, version, label, verb, body)
-            else:
-                m = _STATUS.fullmatch(path)
-                if not m or not m.group(1):
-                    raise NotFound(f"Malformed request: GET {self._path()}")
-                name, version, label, sub = m.groups()
-                if sub:
-                    doc = self.core.rest_metadata(name, version, label)
-                else:
-                    doc = self.core.rest_status(name, version, label)
+            while self._parse_one():
+                pass
+        except _BadRequest as err:
+            self._fail(400, str(err))
         except RequestError as err:
-            self._error(err)
+            self._fail(err.http_status, str(err))
+        self._next()
+
+    # ------------------------------------------------------------------ parsing
+
+    def _parse_one(self) -> bool:
+        """Take one complete request out of ``buf`` (True), or wait for more bytes (False)."""
+        if self.head is None:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.buf) > MAX_HEAD:
+                    raise _BadRequest("the request headers are too long")
+                return False
+            self.head = self._parse_head(bytes(self.buf[:end]).decode("latin-1"))
+            del self.buf[: end + 4]
+        method, target, keep_alive, length, expect = self.head
+        if expect:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.head = (method, target, keep_alive, length, False)
+        if length == "chunked":
+            body = self._parse_chunks()
+            if body is None:
+                return False
+        else:
+            if len(self.buf) < length:
+                return False
+            body = bytes(self.buf[:length])
+            del self.buf[:length]
+        self.head = None
+        self.queue.append(_Request(method, target, keep_alive, body))
+        return not self.closing and keep_alive
+
+    def _parse_head(self, text: str):
+        lines = text.split("\r\n")
+        while lines and not lines[0]:
+            lines.pop(0)  # stray CRLF between requests (RFC 9112 2.2)
+        parts = lines[0].split(" ") if lines else []
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            raise _BadRequest(f"Bad request syntax ({(lines[0] if lines else '')[:200]!r})")
+        method, target, version = parts
+        headers = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if not sep or not name or name != name.strip():
+                raise _BadRequest(f"Bad header line {line[:200]!r}")
+            headers[name.lower()] = value.strip()
+        connection = headers.get("connection", "").lower()
+        if version == "HTTP/1.0":
+            keep_alive = "keep-alive" in connection
+        else:
+            keep_alive = "close" not in connection
+        expect = headers.get("expect", "").lower() == "100-continue"
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            return method, target, keep_alive, "chunked", expect
+        raw = headers.get("content-length", "0") or "0"
+        if not raw.isdigit():
+            raise _BadRequest(f"Bad Content-Length {raw[:50]!r}")
+        length = int(raw)
+        if length > MAX_BODY:
+            raise InvalidArgument(f"the request body is over {MAX_BODY >> 20} MB")
+        return method, target, keep_alive, length, expect
+
+    def _parse_chunks(self) -> bytes | None:
+        buf = self.buf
+        pos = self.chunk_pos
+        while True:
+            if self.chunk_size == 0:
+                eol = buf.find(b"\r\n", pos)
+                if eol < 0:
+                    self.chunk_pos = pos
+                    return None
+                size_text = bytes(buf[pos:eol]).split(b";", 1)[0].strip()
+                try:
+                    size = int(size_text or b"0", 16)
+                except ValueError:
+                    raise _BadRequest(f"Bad chunk size {size_text[:20]!r}") from None
+                if size == 0:
+                    end = buf.find(b"\r\n", eol + 2)  # trailers (none expected) end the body
+                    if end < 0:
+                        self.chunk_pos = pos
+                        return None
+                    del buf[: end + 2]
+                    body = b"".join(self.chunks)
+                    self.chunks, self.chunk_pos = [], 0
+                    return body
+                if sum(map(len, self.chunks)) + size > MAX_BODY:
+                    raise InvalidArgument(f"the request body is over {MAX_BODY >> 20} MB")
+                self.chunk_size = size
+                pos = eol + 2
+            if len(buf) - pos < self.chunk_size + 2:
+                self.chunk_pos = pos
+                return None
+            self.chunks.append(bytes(buf[pos : pos + self.chunk_size]))
+            pos += self.chunk_size + 2
+            self.chunk_size = 0
+            # drop what is consumed so a long body is not rescanned
+            del buf[:pos]
+            pos = 0
+
+    # ------------------------------------------------------------------ answering
+
+    def _next(self) -> None:
+        """Answer the next queued request unless one is in progress (responses stay in order)."""
+        while self.queue and not self.busy and not self.closing:
+            request = self.queue.pop(0)
+            self.busy = True
+            self.server.handle(self, request)
+
+    def respond(self, request: _Request, status: int, doc) -> None:
+        self.busy = False
+        if self.closing:
             return
+        body = codec.dumps(doc)
+        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        keep = request.keep_alive
+        self.transport.write(
+            b"".join(
+                (
+                    f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1"),
+                    _CORS,
+                    f"Content-Length: {len(body)}\r\n".encode(),
+                    b"" if keep else b"Connection: close\r\n",
+                    b"\r\n",
+                    body,
+                )
+            )
+        )
+        if not keep:
+            self.closing = True
+            self.transport.close()
+            return
+        self._next()
+
+    def _fail(self, status: int, message: str) -> None:
+        """Answer ``status`` after the requests before it, then close (the rest is unreadable)."""
+        self.queue.append(_Request("", "", False, (status, message)))
+        self.closing_after = True
+
+
+class RestServer:
+    """The listening socket and its event loop (``serve_forever`` in a thread of its own)."""
+
+    def __init__(self, sock: socket.socket):
+        self.socket = sock
+        self.server_address = sock.getsockname()
+        self.core = None
+        self.loop = None
+        self._server = None
+        self._stopped = threading.Event()
+        self.connections: set[_Connection] = set()
+        self._pending: list = []  # (connection, request, servable, signature, feed, fmt)
+        self._flush_scheduled = False
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rest-predict")
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        try:
+            self._server = self.loop.run_until_complete(
+                self.loop.create_server(lambda: _Connection(self), sock=self.socket, backlog=128)
+            )
+            self.loop.run_forever()
+        finally:
+            if self._server is not None:
+                self._server.close()
+            for conn in list(self.connections):
+                conn.transport.close()
+            self.loop.run_until_complete(asyncio.sleep(0))
+            self.loop.close()
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._stopped.wait(5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def server_close(self) -> None:
+        self.socket.close()
+
+    # ------------------------------------------------------------------ requests
+
+    def handle(self, conn: _Connection, request: _Request) -> None:
+        if not request.method:  # a request that could not be parsed
+            status, message = request.body
+            conn.respond(request, status, {"error": message})
+            return
+        try:
+            self._route(conn, request)
+        except RequestError as err:
+            conn.respond(request, err.http_status, {"error": str(err)})
         except (ValueError, OverflowError) as err:
-            self._error(InvalidArgument(str(err)))
-            return
+            conn.respond(request, 400, {"error": str(err)})
         except Exception as err:  # a bug here: say so, keep serving
-            log.exception("request %s %s failed", method, self.path)
-            self._send(500, {"error": f"internal error: {type(err).__name__}: {err}"})
+            log.exception("request %s %s failed", request.method, request.target)
+            conn.respond(request, 500, {"error": f"internal error: {type(err).__name__}: {err}"})
+
+    def _route(self, conn: _Connection, request: _Request) -> None:
+        shown = request.target.split("?", 1)[0]
+        path = unquote(shown)
+        method = request.method
+        if method == "OPTIONS":
+            conn.respond(request, 200, {})
             return
-        self._send(200, doc)
+        if method == "POST":
+            m = _PREDICT.fullmatch(path)
+            if not m:
+                raise NotFound(f"Malformed request: POST {shown}")
+            name, version, label, verb = m.groups()
+            verb = verb.lower()
+            if verb == "predict":
+                prepared = self.core.rest_predict_prepare(name, version, label, request.body)
+                self._pending.append((conn, request, prepared))
+                if not self._flush_scheduled:
+                    # after every request read in this loop iteration: one batch
+                    self._flush_scheduled = True
+                    self.loop.call_soon(self._flush)
+                return
+            doc = self.core.rest_classify_regress(name, version, label, verb, request.body)
+        elif method == "GET":
+            m = _STATUS.fullmatch(path)
+            if not m or not m.group(1):
+                raise NotFound(f"Malformed request: GET {shown}")
+            name, version, label, sub = m.groups()
+            if sub:
+                doc = self.core.rest_metadata(name, version, label)
+            else:
+                doc = self.core.rest_status(name, version, label)
+        else:
+            raise Unimplemented(f"Unsupported method ({method})")
+        conn.respond(request, 200, doc)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, []
+        future = self._pool.submit(self.core.rest_predict_many, [p[2] for p in pending])
+        future.add_done_callback(lambda f: self.loop.call_soon_threadsafe(self._answer, pending, f))
+
+    def _answer(self, pending, future) -> None:
+        try:
+            results = future.result()
+        except Exception as err:  # rest_predict_many answers per request; this is a bug
+            log.exception("predict batch failed")
+            results = [err] * len(pending)
+        for (conn, request, _prepared), result in zip(pending, results, strict=True):
+            if isinstance(result, RequestError):
+                conn.respond(request, result.http_status, {"error": str(result)})
+            elif isinstance(result, (ValueError, OverflowError)):
+                conn.respond(request, 400, {"error": str(result)})
+            elif isinstance(result, Exception):
+                conn.respond(
+                    request,
+                    500,
+                    {"error": f"internal error: {type(result).__name__}: {result}"},
+                )
+            else:
+                conn.respond(request, 200, result)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
-def bind(host: str, port: int) -> _Server:
-    """Bind (without serving yet); ``OSError`` if the port is taken."""
-    handler = type("Handler", (_Handler,), {})
-    server = _Server((host, port), handler, bind_and_activate=False)
+def bind(host: str, port: int) -> RestServer:
+    """Bind and listen (without serving yet); ``OSError`` if the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        server.server_bind()
-        server.server_activate()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
     except OSError:
-        server.server_close()
+        sock.close()
         raise
-    return server
+    sock.setblocking(False)
+    return RestServer(sock)
 
 
-def attach(server: _Server, core) -> None:
-    server.RequestHandlerClass.core = core
+def attach(server: RestServer, core) -> None:
+    server.core = core
 
 
-__all__ = ["bind", "attach", "socketserver"]
+__all__ = ["bind", "attach", "RestServer"]

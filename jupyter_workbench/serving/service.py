@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import codec
+from . import codec, tensors
 from .model import (
     CLASSIFY_METHOD,
     INIT_OP,
@@ -52,13 +52,40 @@ class ServingCore:
         }
 
     def rest_predict(self, name, version, label, body: bytes) -> dict:
+        result = self.rest_predict_many([self.rest_predict_prepare(name, version, label, body)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def rest_predict_prepare(self, name, version, label, body: bytes) -> tuple:
+        """Decode and check a ``:predict`` body (no TensorFlow call yet): what
+        :meth:`rest_predict_many` runs. Bad input raises here."""
         doc = codec.loads(body)
         servable = self.manager.servable(name, version, label)
-        signature = _signature_name(doc)
-        specs = servable.input_map(signature)
+        signature = servable.signature(_signature_name(doc))
+        specs = servable.inputs[signature]
         arrays, fmt = codec.parse_predict(doc, {k: (v[0], v[1]) for k, v in specs.items()})
-        outputs = servable.run(signature, arrays)
-        return codec.predict_response(outputs, fmt)
+        return servable, signature, servable.prepare(signature, arrays), fmt
+
+    def rest_predict_many(self, prepared: list[tuple]) -> list:
+        """Run prepared predict requests (those of one signature as one batch): the response
+        document, or the exception, of each."""
+        results: list = [None] * len(prepared)
+        groups: dict[tuple, list[int]] = {}
+        for i, (servable, signature, _feed, _fmt) in enumerate(prepared):
+            groups.setdefault((id(servable), signature), []).append(i)
+        for indexes in groups.values():
+            servable, signature = prepared[indexes[0]][:2]
+            outs = servable.run_prepared(signature, [prepared[i][2] for i in indexes])
+            for i, out in zip(indexes, outs, strict=True):
+                if isinstance(out, Exception):
+                    results[i] = out
+                    continue
+                try:
+                    results[i] = codec.predict_response(out, prepared[i][3])
+                except Exception as err:
+                    results[i] = err
+        return results
 
     def rest_classify_regress(self, name, version, label, method, body: bytes) -> dict:
         from tensorflow.core.example import example_pb2
@@ -170,21 +197,20 @@ class ServingCore:
         response_spec.signature_name = signature
 
     def grpc_predict(self, request, servable: Servable | None = None):
-        import tensorflow as tf
         from tensorflow_serving.apis import predict_pb2
 
         name, version, label = self._spec(request.model_spec)
         servable = servable or self.manager.servable(name, version, label)
         signature = servable.signature(request.model_spec.signature_name or None)
         try:
-            arrays = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+            arrays = {k: tensors.to_ndarray(v) for k, v in request.inputs.items()}
         except (TypeError, ValueError) as err:
             raise InvalidArgument(f"cannot read the input tensors: {err}") from None
         outputs = servable.run(signature, arrays, tuple(request.output_filter))
         response = predict_pb2.PredictResponse()
         self._fill_spec(response.model_spec, name, servable, signature)
         for key, value in outputs.items():
-            response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
+            tensors.fill(response.outputs[key], value)
         return response
 
     @staticmethod

@@ -62,7 +62,9 @@ def served(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("serving") / NAME
     first = _export(str(base), bias=0.0, warmup=2)
-    server = start_server(str(base), python=sys.executable, poll=POLL, labels=["stable=1"])
+    server = start_server(
+        str(base), python=sys.executable, poll=POLL, labels=["stable=1"], inter_op_threads=1
+    )
     yield {"server": server, "base": base, "v1": first.path}
     assert server.stop() == 0  # a clean exit on SIGTERM (no crash at interpreter shutdown)
     assert not server.running
@@ -185,6 +187,86 @@ def test_concurrent_requests_each_get_their_own_rows(served):
     for i, (code, doc) in enumerate(answers):
         assert code == 200
         np.testing.assert_allclose(doc["predictions"], want[i : i + 1], rtol=1e-5, atol=1e-5)
+
+
+def test_tensorflow_thread_pools_follow_the_options(served):
+    # Given a server started with --tensorflow-inter-op-parallelism 1 (TensorFlow's default
+    # is one thread per core): its inter-op pool has that one thread
+    pid = served["server"].pid
+    names = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/comm") as fh:
+            names.append(fh.read().strip())
+    assert names.count("tf_Compute") == 1, names
+
+
+def _read_response(sock, buf: bytearray) -> tuple[int, dict, dict]:
+    """One HTTP/1.1 response off ``sock``: (status, headers, JSON body)."""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection"
+        buf += chunk
+    end = buf.index(b"\r\n\r\n")
+    lines = bytes(buf[:end]).decode("latin-1").split("\r\n")
+    del buf[: end + 4]
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    n = int(headers["content-length"])
+    while len(buf) < n:
+        buf += sock.recv(65536)
+    body = json.loads(bytes(buf[:n]))
+    del buf[:n]
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_http_keep_alive_pipelining_chunked_and_expect_continue(served):
+    # Given raw HTTP/1.1 on one kept-alive connection
+    server = served["server"]
+    path = f"/v1/models/{NAME}:predict"
+    want = _direct(served["v1"], X)
+    with socket.create_connection((server.host, server.rest_port), timeout=30) as sock:
+        buf = bytearray()
+        # When two requests are sent back to back (pipelined), one of them chunked
+        one = json.dumps({"instances": X[:1].tolist()}).encode()
+        two = json.dumps({"instances": X[1:].tolist()}).encode()
+        half = len(two) // 2
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(one)}\r\n\r\n".encode()
+            + one
+            + f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+            + b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (half, two[:half], len(two) - half, two[half:])
+        )
+        # Then both are answered, in order, with their own rows
+        for i in range(2):
+            code, headers, doc = _read_response(sock, buf)
+            assert code == 200 and "connection" not in headers
+            np.testing.assert_allclose(doc["predictions"], want[i : i + 1], rtol=1e-5, atol=1e-5)
+        # When a client asks for 100-continue before its body (curl does above 1 KB)
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            f"Content-Length: {len(one)}\r\n\r\n".encode()
+        )
+        # Then the server says continue, and answers once the body came
+        while b"\r\n\r\n" not in buf:
+            buf += sock.recv(65536)
+        assert bytes(buf).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        del buf[: len(b"HTTP/1.1 100 Continue\r\n\r\n")]
+        sock.sendall(one)
+        code, _headers, doc = _read_response(sock, buf)
+        assert code == 200 and len(doc["predictions"]) == 1
+    # When an HTTP/1.0 client sends no keep-alive, the answer closes the connection
+    with socket.create_connection((server.host, server.rest_port), timeout=30) as sock:
+        sock.sendall(f"GET /v1/models/{NAME} HTTP/1.0\r\n\r\n".encode())
+        buf = bytearray()
+        code, headers, doc = _read_response(sock, buf)
+        assert code == 200 and headers["connection"] == "close"
+        assert doc["model_version_status"][0]["state"] == "AVAILABLE"
+        assert sock.recv(10) == b""
+    # When the request line is garbage, the answer is a 400 naming it, then the connection closes
+    with socket.create_connection((server.host, server.rest_port), timeout=30) as sock:
+        sock.sendall(b"HELLO\r\n\r\n")
+        code, headers, doc = _read_response(sock, bytearray())
+        assert code == 400 and "Bad request syntax" in doc["error"]
+        assert sock.recv(10) == b""
 
 
 def test_grpc_with_the_official_client(served):
