@@ -34,6 +34,8 @@ command -v chromium >/dev/null || need+=(chromium)
 [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
 command -v fusermount3 >/dev/null || need+=(fuse3)
 command -v smbd >/dev/null || need+=(samba)
+# the JupyterHub tests' shared py3/tf2 are built from the system Python (every user can run it)
+/usr/bin/python3 -c "import ensurepip" 2>/dev/null || need+=(python3-venv)
 phase_end
 phase_start "debian packages"
 if [ ${#need[@]} -gt 0 ]; then
