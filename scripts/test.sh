@@ -7,10 +7,19 @@ cd "$(dirname "$0")/.."
 PHASES=()
 T0=$SECONDS
 PHASE=""
-phase_start() { PHASE=$1; PHASE_T=$SECONDS; echo ">> $PHASE"; }
+# CPU seconds (user + system) used so far by finished child processes: with the wall time it
+# shows whether a phase is CPU-bound (more workers will not help) or waiting (they will).
+TIMES=$(mktemp)
+cpu_s() { # `times` in the shell itself (a $(...) subshell has no finished children)
+  times >"$TIMES"
+  awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%d", t }' "$TIMES"
+}
+phase_start() { PHASE=$1; PHASE_T=$SECONDS; cpu_s >"$TIMES.start"; PHASE_CPU=$(cat "$TIMES.start"); echo ">> $PHASE"; }
 phase_end() {
-  PHASES+=("$(printf '%-24s %5ds%s' "$PHASE" $((SECONDS - PHASE_T)) "${1:-}")")
-  echo ">> $PHASE: $((SECONDS - PHASE_T)) s${1:-}"
+  cpu_s >"$TIMES.end"
+  local cpu=$(($(cat "$TIMES.end") - PHASE_CPU))
+  PHASES+=("$(printf '%-24s %5ds  (%5ds CPU)%s' "$PHASE" $((SECONDS - PHASE_T)) "$cpu" "${1:-}")")
+  echo ">> $PHASE: $((SECONDS - PHASE_T)) s, $cpu s CPU${1:-}"
   PHASE=""
 }
 summary() {
@@ -63,19 +72,32 @@ phase_end
 phase_start "unit and server tests"
 # Independent test files run in parallel (module fixtures stay in one worker: --dist loadfile);
 # most of their time is spent waiting on child processes, so 3 workers help on 2 cores.
-pytest tests/unit tests/server -p no:cacheprovider -n "${WORKBENCH_TEST_WORKERS:-3}" --dist loadfile "$@"
+pytest tests/unit tests/server -p no:cacheprovider -n "${WORKBENCH_TEST_WORKERS:-3}" --dist loadfile \
+  --durations=15 "$@"
 phase_end
 phase_start "other projects' suites"
 # ossfs's own tests (from its PyPI sdist) and fsspec's abstract suites, against the OSS emulator.
-python -m tests.thirdparty.ossfs_suite --impl both
-pytest tests/thirdparty -p no:cacheprovider -q -n "${WORKBENCH_TEST_WORKERS:-3}" --dist loadscope "$@"
+# Both mostly wait on the emulator's round trips, so ossfs's runs go on beside fsspec's.
+mkdir -p .cache
+python -m tests.thirdparty.ossfs_suite --impl both >.cache/ossfs-suite.log 2>&1 &
+OSSFS_SUITE=$!
+fsspec_rc=0
+pytest tests/thirdparty -p no:cacheprovider -q -n "${WORKBENCH_TEST_WORKERS:-3}" --dist loadscope "$@" ||
+  fsspec_rc=$?
+ossfs_rc=0
+wait "$OSSFS_SUITE" || ossfs_rc=$?
+cat .cache/ossfs-suite.log
+if [ "$fsspec_rc" != 0 ] || [ "$ossfs_rc" != 0 ]; then
+  echo ">> fsspec's suites exited $fsspec_rc, ossfs's suite $ossfs_rc" >&2
+  exit 1
+fi
 phase_end
 phase_start "browser tests"
-pytest tests/ui -p no:cacheprovider "$@"
+pytest tests/ui -p no:cacheprovider --durations=10 "$@"
 phase_end
 phase_start "JupyterHub tests"
 echo ">> JupyterHub tests (a real hub + configurable-http-proxy, npm-installed into .cache/npm)"
 [ -x .cache/npm/node_modules/.bin/configurable-http-proxy ] ||
   npm install --prefix .cache/npm --no-audit --no-fund configurable-http-proxy@5 >/dev/null
-pytest tests/hub -p no:cacheprovider "$@"
+pytest tests/hub -p no:cacheprovider --durations=10 "$@"
 phase_end
