@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
+import uuid
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -301,3 +303,10 @@ def _next_after_prefix(prefix: str) -> str:
 
 
 ReadFn = Callable[[int], bytes]
+
+
+def write_json_atomic(path: str, data: dict) -> None:
+    tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
