@@ -235,7 +235,7 @@ def _signed(oss, method, resource, query="", data=b""):
         ("POST", "demo/README.txt", "tagging"),
         ("POST", "demo/README.txt", "symlink"),
         ("PUT", "demo/README.txt", "restore"),
-        ("POST", "demo/README.txt", "restore"),
+        ("POST", "demo/README.txt", "x-oss-async-process"),
         ("GET", "demo/README.txt", "x-oss-process=image/resize,w_10"),
         ("PUT", "demo", "lifecycle"),  # used to run CreateBucket
         ("GET", "demo", "lifecycle"),  # used to run ListObjects

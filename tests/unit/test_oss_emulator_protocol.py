@@ -388,3 +388,56 @@ def test_bucket_stat_and_info_fields(oss):
     info = b.get_bucket_info()
     assert info.bucket_encryption_rule.sse_algorithm is None
     assert info.comment == ""
+
+
+# ---------------------------------------------------------------------- storage classes and restore
+
+
+def test_archived_objects_are_read_only_after_a_restore():
+    with OSSEmulator(restore_seconds=0.3) as emu:
+        # Given: an Archive bucket (its objects default to Archive) and an IA object in it
+        b = bucket(emu, "cold")
+        b.create_bucket(
+            oss2.BUCKET_ACL_PRIVATE,
+            oss2.models.BucketCreateConfig(oss2.BUCKET_STORAGE_CLASS_ARCHIVE),
+        )
+        b.put_object("a.txt", b"frozen")
+        b.put_object("ia.txt", b"warm", headers={"x-oss-storage-class": "IA"})
+        assert b.get_bucket_info().storage_class == "Archive"
+        assert {o.key: o.storage_class for o in b.list_objects().object_list} == {
+            "a.txt": "Archive",
+            "ia.txt": "IA",
+        }
+        # Then: the archived bytes cannot be read or copied before a restore
+        assert error(b.get_object, "a.txt") == (403, "InvalidObjectState")
+        assert error(b.copy_object, "cold", "a.txt", "copy.txt") == (403, "InvalidObjectState")
+        assert b.get_object("ia.txt").read() == b"warm"
+        assert error(b.restore_object, "ia.txt") == (400, "OperationNotSupported")
+        # When: restored
+        assert b.restore_object("a.txt").status == 202
+        assert b.list_objects_v2().object_list[0].restore_info == 'ongoing-request="true"'
+        assert error(b.restore_object, "a.txt") == (409, "RestoreAlreadyInProgress")
+        assert error(b.get_object, "a.txt") == (403, "InvalidObjectState")
+        time.sleep(0.4)
+        # Then
+        assert b.get_object("a.txt").read() == b"frozen"
+        assert b.head_object("a.txt").headers["x-oss-restore"].startswith('ongoing-request="false"')
+        assert b.restore_object("a.txt").status == 200  # a restored copy: its expiry moves
+        stat = b.get_bucket_stat()
+        assert (stat.archive_object_count, stat.infrequent_access_object_count) == (1, 1)
+
+
+def test_restore_request_checks_tier_and_days(oss):
+    b = bucket(oss)
+    b.put_object("c.txt", b"x", headers={"x-oss-storage-class": "ColdArchive"})
+    b.put_object("a.txt", b"x", headers={"x-oss-storage-class": "Archive"})
+    wrong = oss2.models.RestoreConfiguration(
+        days=5, job_parameters=oss2.models.RestoreJobParameters("wrong-tier")
+    )
+    bulk = oss2.models.RestoreConfiguration(
+        days=5, job_parameters=oss2.models.RestoreJobParameters(oss2.models.RESTORE_TIER_BULK)
+    )
+    assert error(b.restore_object, "c.txt", input=wrong) == (400, "InvalidArgument")
+    assert error(b.restore_object, "a.txt", input=bulk) == (400, "MalformedXML")
+    assert b.restore_object("c.txt", input=bulk).status == 202
+    assert error(b.put_object, "d.txt", b"x", headers={"x-oss-storage-class": "Glacier"})[0] == 400

@@ -10,7 +10,9 @@ multipart uploads (``?uploads``, ``?uploadId&partNumber`` with Content-MD5 check
 with ``x-oss-copy-source-range``, complete, ListParts, abort, list uploads), ``POST ?delete``,
 bucket creation, object tagging (``?tagging`` PUT/GET/DELETE, and ``x-oss-tagging`` on Put, Copy,
 Append, multipart and symlinks), symlinks (``?symlink`` PUT/GET; GET and HEAD of a symlink follow
-it), object ACLs (``?acl`` and ``x-oss-object-acl``, kept but not enforced) and an always empty
+it), object ACLs (``?acl`` and ``x-oss-object-acl``, kept but not enforced), storage classes
+(``x-oss-storage-class``, a bucket's default from CreateBucket; Archive and colder objects are
+readable only after ``POST ?restore``, which takes ``restore_seconds``) and an always empty
 live-channel listing (``GET ?live``). ``x-oss-meta-*`` values are UTF-8 (signed and returned byte
 for byte). ``x-oss-forbid-overwrite: true`` on PutObject, CopyObject, PutSymlink and
 CompleteMultipartUpload answers 409 FileAlreadyExists when the key exists (OSS's conditional

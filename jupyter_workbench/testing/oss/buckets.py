@@ -16,6 +16,15 @@ _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _PRIVATE = re.compile("[\ue000-\ue01f]")
 
 
+_STAT_CLASSES = (
+    ("Standard", "Standard"),
+    ("IA", "InfrequentAccess"),
+    ("Archive", "Archive"),
+    ("ColdArchive", "ColdArchive"),
+    ("DeepColdArchive", "DeepColdArchive"),
+)
+
+
 class BucketOps:
     """Handlers of the service and bucket routes (mixed into :class:`~.handler.Handler`)."""
 
@@ -56,15 +65,25 @@ class BucketOps:
             _sub(node, "Location", self.emulator.region)
             _sub(node, "Name", b.name)
             _sub(node, "Region", self.emulator.region.removeprefix("oss-"))
-            _sub(node, "StorageClass", "Standard")
+            _sub(node, "StorageClass", b.storage_class)
         self._send_xml(200, root)
 
     def _host(self) -> str:
         return self.headers.get("Host", "127.0.0.1")
 
     def _create_bucket(self) -> None:
-        self._read_all()
-        self.store.create_bucket(self.bucket_name, self.headers.get("x-oss-acl", "private"))
+        body = self._read_all()
+        storage_class = "Standard"
+        if body:
+            try:
+                storage_class = ET.fromstring(body).findtext("StorageClass") or "Standard"
+            except ET.ParseError:
+                raise OSSServiceError(
+                    400, "MalformedXML", "The XML you provided was not well-formed."
+                ) from None
+        self.store.create_bucket(
+            self.bucket_name, self.headers.get("x-oss-acl", "private"), storage_class=storage_class
+        )
         self._send(200, headers={"Location": f"/{self.bucket_name}"})
 
     def _bucket_info(self, bucket) -> None:
@@ -75,7 +94,7 @@ class BucketOps:
         _sub(node, "ExtranetEndpoint", self._host())
         _sub(node, "IntranetEndpoint", self._host())
         _sub(node, "Location", self.emulator.region)
-        _sub(node, "StorageClass", "Standard")
+        _sub(node, "StorageClass", bucket.storage_class)
         _sub(node, "TransferAcceleration", "Disabled")
         _sub(node, "CrossRegionReplication", "Disabled")
         _sub(node, "Name", bucket.name)
@@ -113,11 +132,12 @@ class BucketOps:
         _sub(root, "MultipartUploadCount", str(uploads))
         _sub(root, "LiveChannelCount", "0")
         _sub(root, "LastModifiedTime", str(int(max((r.mtime for r in records), default=0))))
-        _sub(root, "StandardStorage", size)
-        _sub(root, "StandardObjectCount", count)
-        for cls in ("InfrequentAccess", "Archive", "ColdArchive", "DeepColdArchive"):
-            for field in ("Storage", "RealStorage", "ObjectCount"):
-                _sub(root, cls + field, "0")  # every object is Standard
+        for name, tag in _STAT_CLASSES:
+            of_class = [r.size for r in records if r.storage_class == name]
+            _sub(root, f"{tag}Storage", str(sum(of_class)))
+            if name != "Standard":
+                _sub(root, f"{tag}RealStorage", str(sum(of_class)))
+            _sub(root, f"{tag}ObjectCount", str(len(of_class)))
         self._send_xml(200, root)
 
     # ----------------------------------------------------------- listing
@@ -144,7 +164,10 @@ class BucketOps:
         _sub(node, "ETag", f'"{rec.etag}"')
         _sub(node, "Type", rec.object_type)
         _sub(node, "Size", str(rec.size))
-        _sub(node, "StorageClass", "Standard")
+        _sub(node, "StorageClass", rec.storage_class)
+        restore = rec.restore_header()
+        if restore:
+            _sub(node, "RestoreInfo", restore)
         if owner:
             node = _sub(node, "Owner")
             _sub(node, "ID", OWNER_ID)

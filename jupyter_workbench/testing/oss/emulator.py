@@ -42,7 +42,9 @@ class OSSEmulator:
     ``credentials`` maps access key ids to secrets, or to ``(secret, token)`` for STS
     credentials (requests must then carry ``x-oss-security-token``); by default the demo pair.
     ``buckets`` are created if missing; ``public_buckets`` too, with a public-read ACL. With a
-    ``root`` directory, buckets and objects persist there across restarts.
+    ``root`` directory, buckets and objects persist there across restarts. Objects of the cold
+    storage classes (Archive, ColdArchive, DeepColdArchive) are readable once a RestoreObject has
+    run for ``restore_seconds``.
     """
 
     def __init__(
@@ -55,10 +57,12 @@ class OSSEmulator:
         public_buckets=(),
         region: str = "oss-cn-hangzhou",
         log_size: int = 10000,
+        restore_seconds: float = 1.0,
     ):
         self.host = host
         self.requested_port = port
         self.region = region
+        self.restore_seconds = restore_seconds  # how long RestoreObject takes (OSS: minutes)
         self.store = ObjectStore(root)
         self.faults = Faults()
         self.credentials: dict[str, tuple[str, str | None]] = {}

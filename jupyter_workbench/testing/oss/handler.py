@@ -93,6 +93,7 @@ ROUTES = {
     ("GET", _O, frozenset({"acl"})): "_get_object_acl",
     ("PUT", _O, frozenset({"acl"})): "_put_object_acl",
     ("POST", _O, frozenset({"append"})): "_append_object",
+    ("POST", _O, frozenset({"restore"})): "_restore_object",
     ("POST", _O, frozenset({"uploads"})): "_init_multipart",
     ("PUT", _O, frozenset({"uploadId"})): "_put_part",
     ("POST", _O, frozenset({"uploadId"})): "_complete_multipart",

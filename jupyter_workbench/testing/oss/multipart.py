@@ -66,6 +66,7 @@ class MultipartOps:
             self._user_meta(),
             self._tagging_header(),
             self._object_acl_header(),
+            self._storage_class_header(),
         )
         enc = self._encoder()
         root = ET.Element("InitiateMultipartUploadResult")

@@ -8,7 +8,13 @@ import re
 import xml.etree.ElementTree as ET
 from urllib.parse import parse_qsl, quote, unquote
 
-from .records import CHUNK, ObjectRecord, OSSServiceError
+from .records import (
+    CHUNK,
+    ObjectRecord,
+    OSSServiceError,
+    check_storage_class,
+    invalid_object_state,
+)
 from .wire import _Drop, _from_wire, _http_date, _iso, _parse_http_date, _sub, _to_wire
 
 
@@ -22,6 +28,38 @@ class ObjectOps:
         self._read_all()
         self.store.update_object(bucket.name, self.key, acl=self._object_acl_header(None))
         self._send(200)
+
+    def _storage_class_header(self) -> str | None:
+        """``x-oss-storage-class`` if given (None: the bucket's default)."""
+        name = self.headers.get("x-oss-storage-class")
+        return None if name is None else check_storage_class(name)
+
+    def _restore_object(self, bucket) -> None:
+        """RestoreObject: the restored copy is readable after ``OSSEmulator.restore_seconds``."""
+        body = self._read_all()
+        days, tier = 1, None
+        if body:
+            try:
+                root = ET.fromstring(body)
+                days = int(root.findtext("Days") or "1")
+            except (ET.ParseError, ValueError):
+                raise OSSServiceError(
+                    400, "MalformedXML", "The XML you provided was not well-formed."
+                ) from None
+            tier = root.findtext("JobParameters/Tier")
+        rec = self.store.head(bucket.name, self.key)
+        if tier is not None and rec.storage_class == "Archive":
+            raise OSSServiceError(  # as OSS: job parameters are for the colder classes only
+                400, "MalformedXML", "JobParameters are not allowed for Archive objects."
+            )
+        if tier is not None and tier not in ("Expedited", "Standard", "Bulk"):
+            raise OSSServiceError(400, "InvalidArgument", f"Invalid restore tier {tier!r}.")
+        if not 1 <= days <= 365:
+            raise OSSServiceError(400, "InvalidArgument", "Days must be 1..365.")
+        status = self.store.restore_object(
+            bucket.name, self.key, days, self.emulator.restore_seconds
+        )
+        self._send(status)
 
     def _object_acl_header(self, default: str | None = "default") -> str:
         acl = self.headers.get("x-oss-object-acl", default)
@@ -132,13 +170,16 @@ class ObjectOps:
             "Last-Modified": _http_date(rec.mtime),
             "x-oss-object-type": rec.object_type,
             "x-oss-hash-crc64ecma": str(rec.crc64),
-            "x-oss-storage-class": "Standard",
+            "x-oss-storage-class": rec.storage_class,
             "Accept-Ranges": "bytes",
         }
         if rec.object_type == "Appendable":
             h["x-oss-next-append-position"] = str(rec.size)
         for k, v in rec.meta.items():
             h[f"x-oss-meta-{k}"] = _to_wire(v)
+        restore = rec.restore_header()
+        if restore:
+            h["x-oss-restore"] = restore
         if rec.tags:
             h["x-oss-tagging-count"] = str(len(rec.tags))
         return h
@@ -154,6 +195,7 @@ class ObjectOps:
             self._forbid_overwrite(),
             tags=self._tagging_header(),
             acl=self._object_acl_header(),
+            storage_class=self._storage_class_header(),
         )
         self._send(
             200,
@@ -178,6 +220,8 @@ class ObjectOps:
 
     def _check_copy_source(self, rec: ObjectRecord) -> None:
         """412 unless the ``x-oss-copy-source-if-*`` conditions hold for the source."""
+        if rec.frozen:
+            raise invalid_object_state(rec.key)
         if self._check_conditions(rec, "x-oss-copy-source-") is not None:
             raise OSSServiceError(
                 412,
@@ -201,6 +245,7 @@ class ObjectOps:
             meta=self._user_meta() if replace_meta else None,
             forbid_overwrite=self._forbid_overwrite(),
             tags=self._tagging_header() if replace_tags else None,
+            storage_class=self._storage_class_header(),
         )
         root = ET.Element("CopyObjectResult")
         _sub(root, "ETag", f'"{rec.etag}"')
@@ -302,6 +347,8 @@ class ObjectOps:
         else:
             rec, f = self.store.open_object(self.bucket_name, self.key)
         try:
+            if f is not None and rec.frozen:
+                raise invalid_object_state(self.key)
             cond = self._check_conditions(rec)
             if cond is not None:
                 if cond == 304:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import json
 import os
 import threading
+import time
 import uuid
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 CHUNK = 1 << 20
+STORAGE_CLASSES = ("Standard", "IA", "Archive", "ColdArchive", "DeepColdArchive")
+COLD_CLASSES = ("Archive", "ColdArchive", "DeepColdArchive")  # read only after a restore
 MAX_KEY_BYTES = 1023
 MIN_PART_SIZE = 100 * 1024  # OSS: every part but the last must be at least 100 KB
 MAX_PART_NUMBER = 10000
@@ -107,6 +111,22 @@ def _file_exists(key: str) -> OSSServiceError:
 def symlink_target_missing(key: str) -> OSSServiceError:
     return OSSServiceError(
         404, "SymlinkTargetNotExist", "The symlink target object does not exist.", Key=key
+    )
+
+
+def check_storage_class(name: str) -> str:
+    if name not in STORAGE_CLASSES:
+        raise OSSServiceError(400, "InvalidArgument", f"Invalid storage class {name!r}.")
+    return name
+
+
+def invalid_object_state(key: str) -> OSSServiceError:
+    """OSS's answer to reading an archived object that is not restored."""
+    return OSSServiceError(
+        403,
+        "InvalidObjectState",
+        "The operation is not valid for the object's state (restore it first).",
+        Key=key,
     )
 
 
@@ -211,6 +231,27 @@ class ObjectRecord:
     acl: str = "default"  # object ACL: default | private | public-read | public-read-write
     tags: dict = field(default_factory=dict)  # object tagging
     symlink_target: str | None = None  # a Symlink's target key (same bucket)
+    storage_class: str = "Standard"  # Standard | IA | Archive | ColdArchive | DeepColdArchive
+    restore_ready: float = 0.0  # cold classes: epoch a requested restore completes (0: none)
+    restore_until: float = 0.0  # ... and the epoch its restored copy expires
+
+    @property
+    def frozen(self) -> bool:
+        """A cold object whose bytes cannot be read now (no completed, unexpired restore)."""
+        if self.storage_class not in COLD_CLASSES:
+            return False
+        now = time.time()
+        return not (self.restore_ready and self.restore_ready <= now < self.restore_until)
+
+    def restore_header(self) -> str | None:
+        """``x-oss-restore`` (and a listing's ``RestoreInfo``) while a restore is asked or done."""
+        now = time.time()
+        if not self.restore_ready or now >= self.restore_until:
+            return None
+        if now < self.restore_ready:
+            return 'ongoing-request="true"'
+        expiry = email.utils.formatdate(self.restore_until, usegmt=True)
+        return f'ongoing-request="false", expiry-date="{expiry}"'
 
     def to_json(self) -> dict:
         return {
@@ -225,6 +266,9 @@ class ObjectRecord:
             "acl": self.acl,
             "tags": self.tags,
             "symlink_target": self.symlink_target,
+            "storage_class": self.storage_class,
+            "restore_ready": self.restore_ready,
+            "restore_until": self.restore_until,
         }
 
 
@@ -251,6 +295,7 @@ class Upload:
     directory: str | None = None
     tags: dict = field(default_factory=dict)  # the object's tags once completed
     acl: str = "default"  # the object's ACL once completed
+    storage_class: str = "Standard"
 
 
 @dataclass
@@ -258,6 +303,7 @@ class BucketState:
     name: str
     created: float
     acl: str = "private"
+    storage_class: str = "Standard"  # the default of objects written without one
     keys: SortedKeys = field(default_factory=SortedKeys)
     objects: dict = field(default_factory=dict)
     uploads: dict = field(default_factory=dict)

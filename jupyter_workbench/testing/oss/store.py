@@ -29,6 +29,7 @@ from dataclasses import replace
 
 from .records import (
     CHUNK,
+    COLD_CLASSES,
     BucketState,
     Ingested,
     ListResult,
@@ -38,6 +39,7 @@ from .records import (
     SortedKeys,
     _file_exists,
     _next_after_prefix,
+    check_storage_class,
     crc64,
     no_such_bucket,
     no_such_key,
@@ -70,7 +72,10 @@ class ObjectStore(MultipartStore):
             with open(meta_path, encoding="utf-8") as f:
                 info = json.load(f)
             bucket = BucketState(
-                entry.name, info.get("created", time.time()), info.get("acl", "private")
+                entry.name,
+                info.get("created", time.time()),
+                info.get("acl", "private"),
+                info.get("class", "Standard"),
             )
             bucket.directory = entry.path
             shutil.rmtree(os.path.join(entry.path, ".tmp"), ignore_errors=True)
@@ -101,6 +106,9 @@ class ObjectStore(MultipartStore):
                             acl=m.get("acl", "default"),
                             tags=m.get("tags", {}),
                             symlink_target=m.get("symlink_target"),
+                            storage_class=m.get("storage_class", "Standard"),
+                            restore_ready=m.get("restore_ready", 0.0),
+                            restore_until=m.get("restore_until", 0.0),
                         )
                         bucket.objects[rec.key] = rec
                         keys.append(rec.key)
@@ -120,8 +128,15 @@ class ObjectStore(MultipartStore):
 
     # ---------------------------------------------------------------- buckets
 
-    def create_bucket(self, name: str, acl: str = "private", exist_ok: bool = False):
+    def create_bucket(
+        self,
+        name: str,
+        acl: str = "private",
+        exist_ok: bool = False,
+        storage_class: str = "Standard",
+    ):
         validate_bucket_name(name)
+        check_storage_class(storage_class)
         if acl not in ("private", "public-read", "public-read-write"):
             raise OSSServiceError(400, "InvalidArgument", f"Invalid ACL {acl!r}.")
         with self._lock:
@@ -134,7 +149,7 @@ class ObjectStore(MultipartStore):
                     "The requested bucket name is not available.",
                     BucketName=name,
                 )
-            bucket = BucketState(name, time.time(), acl)
+            bucket = BucketState(name, time.time(), acl, storage_class)
             if self.root is not None:
                 bucket.directory = os.path.join(self.root, name)
                 os.makedirs(bucket.directory, exist_ok=True)
@@ -146,7 +161,7 @@ class ObjectStore(MultipartStore):
         if bucket.directory is not None:
             write_json_atomic(
                 os.path.join(bucket.directory, ".bucket.json"),
-                {"created": bucket.created, "acl": bucket.acl},
+                {"created": bucket.created, "acl": bucket.acl, "class": bucket.storage_class},
             )
 
     def set_bucket_acl(self, name: str, acl: str) -> None:
@@ -258,7 +273,9 @@ class ObjectStore(MultipartStore):
         forbid_overwrite: bool = False,
         tags: dict | None = None,
         acl: str = "default",
+        storage_class: str | None = None,
     ) -> ObjectRecord:
+        """Store a body read through ``read``; ``storage_class`` None: the bucket's."""
         validate_key(key)
         bucket = self.bucket(bucket_name)
         body = self.ingest(bucket, read)
@@ -278,6 +295,7 @@ class ObjectStore(MultipartStore):
             dict(meta or {}),
             acl=acl,
             tags=dict(tags or {}),
+            storage_class=storage_class or bucket.storage_class,
         )
         with bucket.lock:
             return self._commit(bucket, rec, body, forbid_overwrite)
@@ -290,6 +308,32 @@ class ObjectStore(MultipartStore):
             if rec is None:
                 raise no_such_key(key)
             return self._commit(bucket, replace(rec, **changes), None)
+
+    def restore_object(self, bucket_name: str, key: str, days: int, seconds: float) -> int:
+        """Start restoring a cold object for ``days``, done in ``seconds``: 202, or 200 when a
+        restored copy exists (its expiry moves); 409 while a restore runs."""
+        bucket = self.bucket(bucket_name)
+        with bucket.lock:
+            rec = bucket.objects.get(key)
+            if rec is None:
+                raise no_such_key(key)
+            if rec.storage_class not in COLD_CLASSES:
+                raise OSSServiceError(
+                    400,
+                    "OperationNotSupported",
+                    "The operation is not supported for this resource (not an archived object).",
+                )
+            now = time.time()
+            if rec.restore_ready > now:
+                raise OSSServiceError(
+                    409, "RestoreAlreadyInProgress", "The restore operation is in progress."
+                )
+            status = 200 if rec.restore_ready and now < rec.restore_until else 202
+            ready = rec.restore_ready if status == 200 else now + seconds
+            self._commit(
+                bucket, replace(rec, restore_ready=ready, restore_until=ready + days * 86400), None
+            )
+            return status
 
     def put_bytes(self, bucket_name: str, key: str, data: bytes, **kwargs) -> ObjectRecord:
         """Store ``data`` directly (for seeding tests and demos without HTTP)."""
@@ -406,6 +450,7 @@ class ObjectStore(MultipartStore):
         meta: dict | None = None,
         forbid_overwrite: bool = False,
         tags: dict | None = None,
+        storage_class: str | None = None,
     ) -> ObjectRecord:
         """Server-side copy (of a symlink's target); ``meta``, ``content_type`` and ``tags``
         replace the source's when given."""
@@ -430,6 +475,7 @@ class ObjectStore(MultipartStore):
             rec.object_type if rec.object_type != "Appendable" else "Normal",
             dict(meta) if meta is not None else dict(rec.meta),
             tags=dict(tags) if tags is not None else dict(rec.tags),
+            storage_class=storage_class or dst.storage_class,
         )
         with dst.lock:
             return self._commit(dst, new, body, forbid_overwrite)

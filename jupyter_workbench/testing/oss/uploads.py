@@ -47,6 +47,7 @@ class MultipartStore:
             )
             upload.directory = entry.path
             upload.tags, upload.acl = info.get("tags", {}), info.get("acl", "default")
+            upload.storage_class = info.get("class", "Standard")
             for p in info.get("parts", []):
                 part_path = os.path.join(entry.path, f"{p['number']}.part")
                 if os.path.exists(part_path):
@@ -71,6 +72,7 @@ class MultipartStore:
             "meta": upload.meta,
             "tags": upload.tags,
             "acl": upload.acl,
+            "class": upload.storage_class,
             "parts": [
                 {
                     "number": p.number,
@@ -94,11 +96,13 @@ class MultipartStore:
         meta: dict,
         tags: dict | None = None,
         acl: str = "default",
+        storage_class: str | None = None,
     ) -> str:
         validate_key(key)
         bucket = self.bucket(bucket_name)
         upload = Upload(uuid.uuid4().hex.upper(), key, time.time(), content_type, dict(meta))
         upload.tags, upload.acl = dict(tags or {}), acl
+        upload.storage_class = storage_class or bucket.storage_class
         if bucket.directory is not None:
             upload.directory = os.path.join(bucket.directory, ".uploads", upload.upload_id)
             os.makedirs(upload.directory)
@@ -254,6 +258,7 @@ class MultipartStore:
             upload.meta,
             tags=upload.tags,
             acl=upload.acl,
+            storage_class=upload.storage_class,
         )
         try:
             with bucket.lock:
