@@ -163,6 +163,13 @@ class Workbench(ExtensionApp):
             "jupyter_workbench.environments.kernelspecs",
             "WorkbenchKernelSpecManager",
         )
+        if not _gateway_enabled(serverapp):  # remote kernels have no local working folder
+            _use_class(
+                serverapp,
+                "kernel_manager_class",
+                "jupyter_workbench.contents.kernels",
+                "WorkbenchKernelManager",
+            )
         from .session.identity import enable_session_expiry
 
         # Also under jupyterhub-singleuser, linked before or after us (the trait is watched).
@@ -327,6 +334,13 @@ class Workbench(ExtensionApp):
             self.serving.stop_all()
         if self.mounts is not None:
             await self.mounts.stop()
+
+
+def _gateway_enabled(serverapp) -> bool:
+    try:
+        return bool(serverapp.gateway_config.gateway_enabled)
+    except Exception:  # noqa: BLE001 - no gateway configuration: local kernels
+        return False
 
 
 def _use_class(serverapp, trait: str, module: str, name: str) -> None:

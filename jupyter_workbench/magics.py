@@ -144,14 +144,29 @@ class WorkbenchMagics(Magics):
         if not rows:
             print("No mounts. Add one from the Workbench sidebar or `jupyter workbench mount add`.")
             return None
+        from .storage import workdir
+
+        view = workdir.active()
         for m in rows:
             flags = " (read-only)" if m.get("read_only") else ""
-            print(f"{m['name']}: {m['url']} -> {m.get('local_path', '')}{flags}")
+            folder = mounts.local_folder(m["name"])
+            if view is not None and view.name == m["name"]:
+                where = f"{view.root} (this kernel's synced view: files opened here come from the mount, files written here go to it when a cell ends)"  # noqa: E501
+            elif folder is not None:
+                where = str(folder)
+            else:
+                where = f"no local folder here (FUSE does not serve it): use mounts.filesystem({m['name']!r}), or open a notebook inside {m.get('path') or 'the mount folder'}"  # noqa: E501
+            print(f"{m['name']}: {m['url']} -> {where}{flags}")
         return None
 
 
 def load_ipython_extension(ipython) -> None:
     ipython.register_magics(WorkbenchMagics)
+    from .storage.workdir import activate_from_environment
+
+    # A kernel opened inside a mount that FUSE does not serve works in a synced local view of
+    # that folder (relative paths reach the mount's files); nothing happens elsewhere.
+    activate_from_environment(ipython)
     quiet_tensorflow_import()  # TensorFlow's startup notices stay out of the cells
     from .storage import register_fsspec_oss
 

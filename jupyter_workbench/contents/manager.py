@@ -354,10 +354,10 @@ class WorkbenchContentsManager(AsyncLargeFileManager):
         return saved
 
     async def get_kernel_path(self, path, model=None):
-        # Kernels start in a real directory: for a notebook on a mount, its folder where the
-        # mount is also a local directory (FUSE), else the server root.
+        # A notebook or console on a mount: its folder. The kernel manager starts the kernel
+        # there where FUSE makes it a real directory, else in the server root, telling the
+        # kernel which mount folder it is in (``contents.kernels``).
         r = self.route(path)
         if r.kind == "local":
             return await super().get_kernel_path(path, model)
-        parent = r.path.rpartition("/")[0] if r.kind == "mount" and r.rel else r.path
-        return parent if os.path.isdir(self._get_os_path(parent)) else ""
+        return r.path.rpartition("/")[0] if r.kind == "mount" and r.rel else r.path

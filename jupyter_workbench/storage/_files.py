@@ -15,6 +15,17 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (also when it belongs to another user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` (mode 0700 when new) and return it."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)

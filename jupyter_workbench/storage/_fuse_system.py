@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ._files import pid_alive as _pid_alive
+
 log = logging.getLogger("jupyter_workbench.storage.fuse")
 
 _STALE_ERRNOS = {errno.ENOTCONN, errno.ECONNABORTED}
@@ -113,16 +115,6 @@ def _work_dir(base: str, name: str) -> str:
     """A private directory for one FUSE process's local copies: ``<name>.<pid>.<random>``."""
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:40] or "fs"
     return tempfile.mkdtemp(prefix=f"{safe}.{os.getpid()}.", dir=base)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def cleanup_cache(cache_dir=None) -> list[str]:

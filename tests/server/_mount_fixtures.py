@@ -36,6 +36,7 @@ __all__ = [
     "nas_root",
     "oss",
     "oss_options",
+    "server_config",
     "silent_server",
     "state_dir",
 ]
@@ -51,19 +52,20 @@ def nas_root(tmp_path):
     return path
 
 
-@pytest.fixture
-def jp_server_config(state_dir, nas_root):
+def server_config(nas_root, **workbench) -> dict:
+    """A server with the workbench's contents manager, FUSE off, ``c.Workbench`` traits."""
     return {
         "ServerApp": {
             "jpserver_extensions": {"jupyter_workbench": True},
             "contents_manager_class": "jupyter_workbench.contents.WorkbenchContentsManager",
         },
-        "Workbench": {
-            "allowed_local_roots": [str(nas_root)],
-            "listing_page_size": PAGE_SIZE,
-            "fuse_mounts": False,
-        },
+        "Workbench": {"allowed_local_roots": [str(nas_root)], "fuse_mounts": False, **workbench},
     }
+
+
+@pytest.fixture
+def jp_server_config(state_dir, nas_root):
+    return server_config(nas_root, listing_page_size=PAGE_SIZE)
 
 
 async def api(jp_fetch, *parts, method="GET", body=None, raw=None, params=None):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -18,20 +17,13 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-TEST_ENVS_VAR = "JUPYTER_WORKBENCH_TEST_ENVS"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from _env_fixtures import cached_environment  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def tf2_envs_dir() -> Path:
-    cached = os.environ.get(TEST_ENVS_VAR)
-    if not cached:
-        pytest.skip(f"set {TEST_ENVS_VAR} to a cache directory to run against a real tf2")
-    from jupyter_workbench.environments import create_environment
-
-    path = Path(cached).expanduser().absolute()
-    info = create_environment("tf2", path)  # ~0.3 s when ready, ~60 s the first time
-    assert info["ready"], info["message"]
-    return path
+    return cached_environment("tf2")
 
 
 @pytest.fixture

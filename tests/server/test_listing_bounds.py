@@ -17,19 +17,14 @@ from _mount_fixtures import (  # noqa: F401 - fixtures
     mount_oss,
     nas_root,
     oss,
+    server_config,
     state_dir,
 )
 
 
 @pytest.fixture
 def jp_server_config(state_dir, nas_root):  # noqa: F811 - the fixtures above
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_workbench": True},
-            "contents_manager_class": "jupyter_workbench.contents.WorkbenchContentsManager",
-        },
-        "Workbench": {"allowed_local_roots": [str(nas_root)], "fuse_mounts": False},
-    }
+    return server_config(nas_root)  # the defaults: 1,000 keys per call, 10,000 per folder
 
 
 def seed(emulator, prefix: str, count: int) -> list[str]:

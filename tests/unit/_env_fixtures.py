@@ -36,6 +36,22 @@ def real_envs_dir(tag: str):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def cached_environment(name: str) -> Path:
+    """$JUPYTER_WORKBENCH_TEST_ENVS with a ready REAL environment ``name`` in it (created the
+    first time: py3 ~2 min, tf2 ~1 min more); skips the calling test without that variable."""
+    import pytest
+
+    from jupyter_workbench.environments import create_environment
+
+    cached = os.environ.get(TEST_ENVS_VAR)
+    if not cached:
+        pytest.skip(f"set {TEST_ENVS_VAR} to a cache directory to run against a real {name}")
+    path = Path(cached).expanduser().absolute()
+    info = create_environment(name, path)  # well under a second when ready
+    assert info["ready"], info["message"]
+    return path
+
+
 def make_fake_env(root: Path, name: str, *, ready: bool = True, fingerprint: str | None = None):
     """An environment directory that LOOKS created (pyvenv.cfg, bin/python, link, marker) without
     installing anything: for discovery and kernelspec tests that need no network."""

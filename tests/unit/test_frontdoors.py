@@ -240,11 +240,13 @@ def test_mounts_magic_lists_mounts_and_kernel_reads_through_them(kernel, state_d
 
     oss_class = kernel.run("import fsspec; print(fsspec.get_filesystem_class('oss').__name__)")
 
-    # Then the mount is listed with its URL and local path, and the file is readable
+    # Then the mount is listed with its URL and a local folder that exists (the share itself:
+    # <root>/mnt/nas is not there without FUSE), and the file is readable
     assert listed["error"] is None, listed
     # and plain oss:// URLs (pandas, fsspec.open) use the fixed ossfs in the kernel
     assert oss_class["stdout"].strip() == "WorkbenchOSSFileSystem", oss_class
-    assert "nas: file://" in listed["stdout"] and "mnt/nas" in listed["stdout"]
+    assert "nas: file://" in listed["stdout"] and f"-> {share}" in listed["stdout"], listed
+    assert "mnt/nas" not in listed["stdout"]
     assert read["stdout"].strip() == "hi from nas", read
 
 
