@@ -33,22 +33,8 @@ def jp_server_config(jp_server_config, tf2_envs_dir):
     return config
 
 
-@pytest.fixture
-def interpreters(monkeypatch):
-    """The interpreters the server starts subprocesses with (recorded, then started as usual)."""
-    started: list[list[str]] = []
-    real = asyncio.create_subprocess_exec
-
-    async def recording(program, *args, **kwargs):
-        started.append([str(program), *map(str, args)])
-        return await real(program, *args, **kwargs)
-
-    monkeypatch.setattr(asyncio, "create_subprocess_exec", recording)
-    return started
-
-
 async def test_export_runs_with_the_tf2_interpreter_by_default(
-    jp_fetch, jp_root_dir, tf2_envs_dir, tiny_keras_file, interpreters
+    jp_fetch, jp_root_dir, tf2_envs_dir, tiny_keras_file
 ):
     from jupyter_workbench.environments import environment_python
 
@@ -73,10 +59,13 @@ async def test_export_runs_with_the_tf2_interpreter_by_default(
             break
         await asyncio.sleep(0.1)
 
-    # Then the export worker ran with tf2's interpreter, not the server's
-    workers = [cmd for cmd in interpreters if "jupyter_workbench.export.worker" in cmd]
-    assert workers, interpreters
-    assert workers[0][0] == tf2_python
+    # Then the export's job ran the worker with tf2's interpreter, not the server's (the
+    # command its runner started, as recorded in the job; the Jobs list says "tf2")
+    record = Path(os.environ["JUPYTER_WORKBENCH_STATE_DIR"]) / "jobs" / job_id / "job.json"
+    argv = json.loads(record.read_text())["argv"]
+    assert argv[0] == tf2_python and argv[1:] == ["-m", "jupyter_workbench.export.worker"]
+    listed = json.loads((await jp_fetch("workbench", "api", "jobs", job_id)).body)
+    assert listed["kind"] == "export" and listed["environment"] == "tf2"
     # and it produced the SavedModel
     assert job["state"] == "done", job.get("error")
     assert job["result"]["version"] == 1
