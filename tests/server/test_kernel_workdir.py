@@ -8,6 +8,7 @@ through the REST API as JupyterLab does, so the path reaches the kernel manager 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -158,3 +159,47 @@ async def test_a_console_in_a_mount_folder_works_there_and_plain_folders_are_unc
             client.stop_channels()
         for kid in (kernel_id, plain_id):
             await jp_fetch("api", "kernels", kid, method="DELETE")
+
+
+class TestWithFuse:
+    """Where FUSE serves the mount, the kernel simply starts in the real folder."""
+
+    @pytest.fixture
+    def jp_server_config(self, state_dir, nas_root, py3_envs_dir):  # noqa: F811
+        from jupyter_workbench.storage.fuse import fuse_available
+
+        ok, why = fuse_available()
+        if not ok:
+            pytest.skip(f"FUSE unavailable: {why}")
+        return server_config(nas_root, environments_dir=str(py3_envs_dir), fuse_mounts=True)
+
+    async def test_the_kernel_starts_in_the_fuse_folder(
+        self,
+        jp_fetch,
+        jp_serverapp,
+        jp_root_dir,
+        oss,  # noqa: F811
+    ):
+        await mount_oss(jp_fetch, oss)
+        oss.put_object("demo", "work/iris.csv", IRIS.encode())
+        folder = jp_root_dir / "mnt" / "data" / "work"
+        for _ in range(200):  # the FUSE helper mounts in the background
+            if (folder / "iris.csv").is_file():
+                break
+            await asyncio.sleep(0.1)
+        kernel_id = await start_session(jp_fetch, "mnt/data/work/analysis.ipynb")
+        kc = await client_for(jp_serverapp, kernel_id)
+        try:
+            out = await run(
+                kc,
+                "import os\nfrom jupyter_workbench.storage import workdir\n"
+                "print(os.getcwd()); print(workdir.active())\n"
+                "print(open('iris.csv').read(), end='')",
+            )
+            cwd, view, text = out.split("\n", 2)
+            assert cwd == str(folder) and view == "None" and text == IRIS
+            out = await run(kc, "%mounts")
+            assert out.strip() == f"data: oss://demo -> {jp_root_dir / 'mnt' / 'data'}", out
+        finally:
+            kc.stop_channels()
+            await jp_fetch("api", "kernels", kernel_id, method="DELETE")
