@@ -109,6 +109,13 @@ class Workbench(ExtensionApp):
         help="Largest request body (bytes) a workbench endpoint accepts; larger ones are "
         "answered 413 before they are read.",
     )
+    serving_max_body_size = Int(
+        64 << 20,
+        config=True,
+        help="Largest request body (bytes) the proxy of a model server's REST API "
+        "(workbench/api/serving/NAME/v1/...) passes on, e.g. a batch of images to predict; "
+        "every other workbench endpoint keeps max_body_size.",
+    )
     export_url_protocols = List(
         Unicode(),
         default_value=["oss", "s3", "s3a", "gs", "gcs", "abfs", "az"],

@@ -8,7 +8,8 @@
                                                       and an example request per signature
     DELETE workbench/api/serving/NAME                stop it
     GET|POST workbench/api/serving/NAME/v1/...       TF Serving's REST API of that server,
-                                                      proxied (status and body as it answers)
+                                                      proxied (status and body as it answers;
+                                                      bodies up to serving_max_body_size)
 
 Each server is a child process (``jupyter_workbench.serving``, in the interpreter with
 TensorFlow) on 127.0.0.1 with ports of its own choosing; the browser only talks to the Jupyter
@@ -58,7 +59,10 @@ class ServerHandler(WorkbenchHandler):
 class ProxyHandler(WorkbenchHandler):
     """TF Serving's REST API of one server, passed through as it answers."""
 
-    max_body_bytes = 256 << 20  # batches of prediction inputs
+    @property
+    def max_body_bytes(self) -> int:
+        """Batches of prediction inputs: ``c.Workbench.serving_max_body_size`` (64 MiB)."""
+        return self.workbench.serving_max_body_size
 
     async def _proxy(self, name: str, path: str, method: str):
         response = await self.serving.fetch(name, path, method, self.body)

@@ -23,14 +23,17 @@ export_savedmodel(model, sys.argv[1], inputs="image", outputs="scores", progress
 
 
 @pytest.fixture
-def jp_server_config(jp_server_config):
+def jp_server_config(jp_server_config, request):
     config = dict(jp_server_config)
-    config["Workbench"] = dict(config.get("Workbench", {}), serving_python=sys.executable)
+    marker = request.node.get_closest_marker("workbench")
+    extra = marker.kwargs if marker else {}
+    config["Workbench"] = dict(config.get("Workbench", {}), serving_python=sys.executable, **extra)
     return config
 
 
 async def call(jp_fetch, *parts, method="GET", body=None, headers=None):
-    kwargs = {"method": method, "raise_error": False}
+    # starting a model server loads TensorFlow and the model: slow on a busy 2-core machine
+    kwargs = {"method": method, "raise_error": False, "request_timeout": 180}
     if method == "POST":
         kwargs["body"] = body if isinstance(body, (bytes, str)) else json.dumps(body or {})
     if headers is not None:
@@ -65,6 +68,17 @@ async def test_start_try_and_stop_a_model_server(jp_fetch, jp_root_dir):
         code, doc = await call(jp_fetch, "net", "v1", "models", "net:predict", method="POST",
                                body={"instances": [[1.0]]})  # fmt: skip
         assert code == 400 and "shape" in doc["error"]
+        # a batch far over the 1 MiB of the other endpoints passes (serving_max_body_size)
+        rows = [[float(i % 7), 1.0, 2.0, 0.5] for i in range(160_000)]
+        big = json.dumps({"instances": rows})
+        assert 3 << 20 < len(big) < 64 << 20
+        code, doc = await call(jp_fetch, "net", "v1", "models", "net:predict", method="POST",
+                               body=big)  # fmt: skip
+        assert code == 200 and len(doc["predictions"]) == len(rows)
+        assert doc["predictions"][8] == [sum(rows[8])] * 3
+        # while the sidebar's own endpoints keep their small limit
+        code, doc = await call(jp_fetch, method="POST", body=big)
+        assert code == 413 and "limit" in doc["message"]
         code, doc = await call(jp_fetch, "net", "v1", "models", "net", "metadata")
         assert code == 200 and "signature_def" in doc["metadata"]
         # a second server with the same name is a conflict
@@ -79,6 +93,20 @@ async def test_start_try_and_stop_a_model_server(jp_fetch, jp_root_dir):
         os.kill(stopped["pid"], 0)
     assert (await call(jp_fetch))[1] == []
     assert (await call(jp_fetch, "net"))[0] == 404
+
+
+@pytest.mark.workbench(serving_max_body_size=2 << 20)
+async def test_the_proxy_refuses_bodies_over_its_limit_before_reading_them(jp_fetch):
+    # Given c.Workbench.serving_max_body_size = 2 MiB: a 3 MiB predict is a 413 naming the limit
+    # (answered from the headers: no model server is even looked up)
+    big = json.dumps({"instances": [[0.0] * 4] * 100_000})
+    assert len(big) > 2 << 20
+    code, doc = await call(jp_fetch, "net", "v1", "models", "net:predict", method="POST", body=big)
+    assert code == 413 and str(2 << 20) in doc["message"]
+    # a body under it reaches the proxy (here: no such server)
+    code, doc = await call(jp_fetch, "net", "v1", "models", "net:predict", method="POST",
+                           body={"instances": [[0.0] * 4]})  # fmt: skip
+    assert code == 404
 
 
 async def test_bad_requests_are_clear_400s(jp_fetch, jp_root_dir):
