@@ -94,13 +94,15 @@ def _cmd_mount_add(args: argparse.Namespace) -> int:
         read_only=args.read_only,
         check=not args.no_check,
     )
-    info = registry.describe(mount)
-    print(f"mounted {info['name']}: {info['url']} -> {info.get('local_path') or '(no server yet)'}")
+    print(
+        f"mounted {mount.name}: {mount.url} (in the file browser at <mount dir>/{mount.name}; "
+        f"in Python: jupyter_workbench.mounts.filesystem({mount.name!r}))"
+    )
     return 0
 
 
 def _cmd_mount_list(args: argparse.Namespace) -> int:
-    from .mounts import list_mounts
+    from .mounts import list_mounts, local_folder
 
     rows = list_mounts()
     if args.json:
@@ -109,7 +111,8 @@ def _cmd_mount_list(args: argparse.Namespace) -> int:
         print("no mounts")
     for m in [] if args.json else rows:
         flags = " (read-only)" if m.get("read_only") else ""
-        print(f"{m['name']}\t{m['url']}\t{m.get('local_path') or ''}{flags}")
+        folder = local_folder(m["name"])  # a folder that exists (FUSE, file://), else "-"
+        print(f"{m['name']}\t{m['url']}\t{folder or '-'}{flags}")
     return 0
 
 
