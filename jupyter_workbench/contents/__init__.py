@@ -14,6 +14,7 @@ whatever real files are there. Along jupyter_server's own seams:
 ``files``          ``/files/mnt/<name>/...`` streamed in ranged chunks (``MountFilesHandler``)
 ``handlers``       ``/api/contents/mnt/...``: big listings' JSON encoded off the event loop
 ``models``         contents models, times, content types
+``kernels``        ``WorkbenchKernelManager``: a kernel opened in a mount folder works there
 =================  ===========================================================================
 
 How it behaves on a mount:
