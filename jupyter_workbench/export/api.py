@@ -89,8 +89,9 @@ def export_savedmodel(
         storage_options: options for the destination URL's fsspec filesystem (endpoint,
             credentials); never logged or stored.
         warmup: TF Serving warmup records in ``assets.extra/tf_serving_warmup_requests``:
-            ``N`` single-row requests per predict signature from generated inputs, or
-            ``{"image": samples}`` (one record per row). ``None``: no warmup file.
+            ``N`` single-row requests per signature from generated inputs (classify/regress
+            signatures: ``tf.Example``s with the features the graph parses), or
+            ``{"image": samples}`` (one predict record per row). ``None``: no warmup file.
 
     Returns:
         :class:`ExportResult` (path, version, signatures, size_bytes, max_abs_diff, warnings).
@@ -170,9 +171,9 @@ def _export(
             from .warmup import write_warmup
 
             reporter.update(0.5, "writing warmup requests")
-            records = write_warmup(staging.model_dir, info, warmup)
+            records = write_warmup(staging.model_dir, info, warmup, warnings)
             if not records:
-                warnings.append("no warmup records: the SavedModel has no predict signature.")
+                warnings.append("no warmup records: the SavedModel has no signature to warm up.")
         size = tree_size(staging.model_dir)
         if limit is not None and size > limit:
             raise ExportError(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
 
 import numpy as np
@@ -193,7 +194,37 @@ def test_grpc_classify_regress_predict(served):
     np.testing.assert_allclose(scores, made["y"], rtol=1e-5)
 
 
-def test_warmup_covered_the_predict_signatures(served):
-    server, _ = served
-    # predict_images, serving_default and echo get one record each; classify/regress none
-    assert "3 warmup records" in server.log()
+def test_warmup_covers_every_signature_with_its_log_type(served):
+    # Given the TF1 export with warmup=1: one record per signature, read with TF Serving's protos
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    server, made = served
+    path = os.path.join(made["path"], "assets.extra", "tf_serving_warmup_requests")
+    logs = []
+    for raw in tf.data.TFRecordDataset(path):
+        log = prediction_log_pb2.PredictionLog()
+        log.ParseFromString(raw.numpy())
+        logs.append(log)
+    kinds = {}
+    for log in logs:
+        kind = log.WhichOneof("log_type")
+        request = getattr(log, kind).request
+        kinds[request.model_spec.signature_name] = kind
+    assert kinds == {
+        "predict_images": "predict_log",
+        "serving_default": "predict_log",
+        "echo": "predict_log",
+        "classify": "classify_log",
+        "regress": "regress_log",
+    }
+    # the classify and regress requests carry a tf.Example with the feature the graph parses
+    # (x: FixedLenFeature([4], tf.float32)), not an empty one
+    for log in logs:
+        if log.WhichOneof("log_type") in ("classify_log", "regress_log"):
+            request = getattr(log, log.WhichOneof("log_type")).request
+            (example,) = request.input.example_list.examples
+            assert list(example.features.feature) == ["x"]
+            assert len(example.features.feature["x"].float_list.value) == 4
+    # and the server replayed all five before it served the version
+    assert "5 warmup records" in server.log()
+    assert not [w for w in made["warnings"] if "warmup" in w]
