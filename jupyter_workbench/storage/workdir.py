@@ -16,12 +16,16 @@ workbench's kernel extension calls ``activate_from_environment``, which
   view that is new or changed since it was fetched or last uploaded, whoever wrote it (Python
   or C code such as h5py or TensorFlow); each upload replaces the object only once complete.
 
+- patches ``os.stat`` the same way for paths of the view that have no local copy, so
+  ``os.path.exists/isfile/isdir/getsize``, ``pathlib.Path.exists`` ... answer for the mount's
+  file (from one HEAD, without downloading it);
+
 Also mapped: absolute paths under the server's ``<mount dir>/<name>`` (what the file browser
 shows), when that folder does not exist locally. Not mirrored (documented in docs/contracts.md):
-``os.listdir``/``glob``/``os.path.exists`` see only the files this kernel opened or wrote (list
-the mount with ``mounts.filesystem(name).ls(...)``), C code reading a file never opened from
-Python does not find it, deletions and renames are not propagated, and a file written during a
-long cell reaches the mount when the cell ends.
+``os.listdir``/``glob`` see only the files this kernel opened or wrote (list the mount with
+``mounts.filesystem(name).ls(...)``), C code reading a file never opened from Python does not
+find it, deletions and renames are not propagated, and a file written during a long cell
+reaches the mount when the cell ends.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import functools
 import io
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import threading
@@ -41,7 +46,19 @@ from ._files import pid_alive
 
 MOUNT_CWD_ENV = "JUPYTER_WORKBENCH_MOUNT_CWD"
 _real_open = builtins.open
+_real_stat = os.stat
 _active: MountView | None = None
+_inside = threading.local()  # set while the view itself works: its own stats stay local
+
+
+@contextlib.contextmanager
+def _internal():
+    depth = getattr(_inside, "depth", 0)
+    _inside.depth = depth + 1
+    try:
+        yield
+    finally:
+        _inside.depth = depth
 
 
 def _views_base() -> str:
@@ -109,13 +126,13 @@ class MountView:
 
     def _changed_locally(self, rel: str, local: str) -> bool:
         try:
-            st = os.stat(local)
+            st = _real_stat(local)
         except FileNotFoundError:
             return False
         return self._local_state.get(rel) != (st.st_size, st.st_mtime_ns)
 
     def _record(self, rel: str, info: dict | None = None) -> None:
-        st = os.stat(self.local_path(rel))
+        st = _real_stat(self.local_path(rel))
         self._local_state[rel] = (st.st_size, st.st_mtime_ns)
         if info is None:
             with contextlib.suppress(Exception):
@@ -129,7 +146,7 @@ class MountView:
         from .writes import copy_stream
 
         local = self.local_path(rel)
-        with self._lock:
+        with self._lock, _internal():
             if self._changed_locally(rel, local):
                 return
             try:
@@ -151,8 +168,38 @@ class MountView:
             copy_stream(self.fs, rel, self.local, rel)
             self._record(rel, info)
 
+    def remote_stat(self, rel: str) -> os.stat_result | None:
+        """``os.stat`` of the mount's ``rel`` (None when missing): a folder gets its local
+        stand-in, a file a stat from the store's size and date (nothing is downloaded)."""
+        with _internal():
+            try:
+                info = self.fs.info(rel)
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            local = self.local_path(rel)
+            if info.get("type") == "directory":
+                os.makedirs(local, exist_ok=True)
+                return _real_stat(local)
+            from .backends.base import to_utc
+
+            when = next(
+                (info.get(k) for k in ("LastModified", "mtime", "last_modified")
+                 if info.get(k) is not None),
+                None,
+            )  # fmt: skip
+            when = to_utc(when)
+            t = when.timestamp() if when is not None else 0.0
+            uid = os.getuid() if hasattr(os, "getuid") else 0
+            gid = os.getgid() if hasattr(os, "getgid") else 0
+            mode = stat.S_IFREG | (0o444 if getattr(self.fs, "read_only", False) else 0o644)
+            return os.stat_result((mode, 0, 0, 1, uid, gid, int(info.get("size") or 0), t, t, t))
+
     def prepare_open(self, rel: str, mode: str) -> str:
         """Make ``open(<view>/rel, mode)`` behave as on the mount; returns the local path."""
+        with _internal():
+            return self._prepare_open(rel, mode)
+
+    def _prepare_open(self, rel: str, mode: str) -> str:
         local = self.local_path(rel)
         if "r" in mode or "a" in mode or "+" in mode:
             self.fetch(rel, missing_ok="r" not in mode)
@@ -182,7 +229,7 @@ class MountView:
         from .writes import copy_stream
 
         done, failures = [], []
-        with self._lock:
+        with self._lock, _internal():
             for rel in self.pending():
                 try:
                     copy_stream(self.local, rel, self.fs, rel)
@@ -211,6 +258,21 @@ def _open(file, mode="r", *args, **kwargs):
     return _real_open(file, mode, *args, **kwargs)
 
 
+@functools.wraps(_real_stat)
+def _stat(path, *args, **kwargs):
+    try:
+        return _real_stat(path, *args, **kwargs)
+    except FileNotFoundError:
+        view = _active
+        if view is None or getattr(_inside, "depth", 0) or kwargs.get("dir_fd") is not None:
+            raise
+        rel = view.rel_of(path)
+        found = view.remote_stat(rel) if rel is not None else None
+        if found is None:
+            raise
+        return found
+
+
 def active() -> MountView | None:
     """This kernel's mount view, if it works in one."""
     return _active
@@ -229,8 +291,9 @@ def _after_cell(result=None) -> None:
         print(f"jupyter-workbench: {e}", file=sys.stderr)
 
 
-def _patch_open(value) -> None:
+def _patch_open(value, stat_function) -> None:
     builtins.open = io.open = value
+    os.stat = stat_function
     # IPython puts its own open() in the user namespace; it calls this module global.
     shell = sys.modules.get("IPython.core.interactiveshell")
     if shell is not None and hasattr(shell, "io_open"):
@@ -242,7 +305,7 @@ def _at_exit(base: str) -> None:
     with contextlib.suppress(Exception):
         sync()
     _active = None
-    _patch_open(_real_open)
+    _patch_open(_real_open, _real_stat)
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -269,7 +332,7 @@ def activate(name: str, rel: str = "", *, registry=None, ipython=None) -> MountV
     cwd = view.local_path(rel) if rel else view.root
     os.makedirs(cwd, exist_ok=True)
     _active = view
-    _patch_open(_open)
+    _patch_open(_open, _stat)
     os.chdir(cwd)
     if ipython is not None:
         ipython.events.register("post_run_cell", _after_cell)

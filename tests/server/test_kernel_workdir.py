@@ -107,6 +107,19 @@ async def test_a_notebook_in_a_mount_opens_reads_and_writes_relative_paths(
         # When the file changes on the store, the next open() sees the new content
         oss.put_object("demo", "work/iris.csv", b"changed\n")
         assert await run(kc, "print(open('iris.csv').read(), end='')") == "changed\n"
+        # Existence checks answer for the mount's files before any open (one HEAD, no copy)
+        oss.put_object("demo", "work/other.csv", b"12345")
+        out = await run(
+            kc,
+            "import pathlib\n"
+            "print(os.path.exists('other.csv'), os.path.isfile('other.csv'),"
+            " os.path.getsize('other.csv'), pathlib.Path('other.csv').exists(),"
+            " os.path.exists('nope.csv'), os.path.isdir('.'))\n"
+            "print(sorted(os.listdir('.')))",
+        )
+        checks, listed = out.strip().split("\n")
+        assert checks == "True True 5 True False True"
+        assert "other.csv" not in listed  # listings stay local (documented)
         # A missing file is a FileNotFoundError, as with local files
         out = await run(
             kc,
