@@ -45,7 +45,12 @@ def _unreachable(path: Path) -> bool:
     return False
 
 
-def _create_hint(name: str, what: str = "create") -> str:
+def _create_hint(name: str, what: str = "create", shared: bool = False) -> str:
+    if shared:
+        return (
+            f"the environments directory is shared and read-only for you: ask the "
+            f"administrator to {what} it (`jupyter workbench env create {name}`)"
+        )
     return f"run `jupyter workbench env create {name}` to {what} it"
 
 
@@ -57,6 +62,7 @@ def environment_info(name: str, environments_dir=None) -> dict:
     py = _paths.python_path(env_dir)
     meta = template_metadata(name)
     visible = gpu_visible()
+    shared = is_shared(env_dir)
     info: dict = {
         "name": name,
         "display_name": spec.display_name,
@@ -75,7 +81,7 @@ def environment_info(name: str, environments_dir=None) -> dict:
         "outdated": False,
         "created_at": None,
         "cull_idle_timeout": meta.get("cull_idle_timeout"),
-        "shared": False,
+        "shared": shared,
         "overlay": None,
         "personal_packages": {},
     }
@@ -85,7 +91,7 @@ def environment_info(name: str, environments_dir=None) -> dict:
         info["message"] = (
             f"{name} is being created"
             if creating
-            else f"{name} is not created yet: {_create_hint(name)}."
+            else f"{name} is not created yet: {_create_hint(name, shared=shared)}."
         )
         return info
     marker = read_marker(env_dir)
@@ -99,7 +105,7 @@ def environment_info(name: str, environments_dir=None) -> dict:
             f"{name} is being created or repaired"
             if creating
             else f"{name} is not ready (its creation did not finish): "
-            f"{_create_hint(name, 'repair')}."
+            f"{_create_hint(name, 'repair', shared)}."
         )
         return info
     info["packages"] = dict(marker.get("packages") or {})
@@ -120,20 +126,19 @@ def environment_info(name: str, environments_dir=None) -> dict:
         info["state"] = "broken"
         info["message"] = (
             f"{name}'s interpreter {py} is missing (was the Python it was created from "
-            f"removed?): {_create_hint(name, 'rebuild')}."
+            f"removed?): {_create_hint(name, 'rebuild', shared)}."
         )
         return info
     if not link_ok:
         info["state"] = "broken"
         info["message"] = (
             f"{name} cannot import jupyter_workbench (the link to the workbench package is "
-            f"broken, was the workbench moved?): {_create_hint(name, 'repair')}."
+            f"broken, was the workbench moved?): {_create_hint(name, 'repair', shared)}."
         )
         return info
     info["ready"] = True
     info["state"] = "ready"
-    if is_shared(env_dir):  # read-only for this user: their %pip installs go to an overlay
-        info["shared"] = True
+    if shared:  # read-only for this user: their %pip installs go to an overlay
         info["overlay"] = str(overlay_dir(name))
         info["personal_packages"] = personal_packages(name)
     expected = spec.fingerprint(visible)
@@ -141,7 +146,7 @@ def environment_info(name: str, environments_dir=None) -> dict:
         info["outdated"] = True
         info["message"] = (
             f"{name} is ready but was built from an older definition (or for a different "
-            f"GPU visibility): {_create_hint(name, 'update')}."
+            f"GPU visibility): {_create_hint(name, 'update', shared)}."
         )
     else:
         info["message"] = f"{name} is ready."

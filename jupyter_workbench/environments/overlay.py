@@ -47,8 +47,12 @@ def is_shared(env_dir: str | os.PathLike) -> bool:
         return True
     if forced in ("0", "false", "no", "off"):
         return False
-    site = _paths.site_packages(Path(env_dir))
-    return site is not None and not os.access(site, os.W_OK)
+    env_dir = Path(env_dir)
+    # site-packages decides; before the environment exists, its directory or the root does
+    for place in (_paths.site_packages(env_dir), env_dir, env_dir.parent):
+        if place is not None and place.is_dir():
+            return not os.access(place, os.W_OK)
+    return False
 
 
 def overlays_root() -> Path:

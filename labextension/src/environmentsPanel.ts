@@ -215,7 +215,8 @@ export class EnvironmentsPanel extends Widget {
       card.append(renderProgress(progress, trans));
     }
     const actions = h('div', { className: 'jp-WorkbenchEnv-actions' });
-    const label = createLabel(env, trans);
+    // (a shared environment is the administrator's to create or repair)
+    const label = env.shared ? null : createLabel(env, trans);
     if (creating) {
       const busy = button(trans.__('Creating…'));
       busy.disabled = true;

@@ -19,9 +19,9 @@ from jupyter_workbench.environments.kernelspecs import WorkbenchKernelSpecManage
 from jupyter_workbench.environments.overlay import SHARED_ENV, overlay_dir
 
 try:
-    from ._env_fixtures import execute, make_wheel, real_envs_dir, started_kernel
+    from ._env_fixtures import execute, make_fake_env, make_wheel, real_envs_dir, started_kernel
 except ImportError:
-    from _env_fixtures import execute, make_wheel, real_envs_dir, started_kernel
+    from _env_fixtures import execute, make_fake_env, make_wheel, real_envs_dir, started_kernel
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -102,3 +102,15 @@ def test_an_environment_the_user_owns_gets_no_overlay(monkeypatch, tmp_path, env
     assert not overlay_dir("py3").exists()
     info = environment_info("py3", envs_dir)
     assert info["shared"] is False and info["personal_packages"] == {}
+
+
+def test_a_shared_environment_that_is_not_ready_points_at_the_administrator(monkeypatch, tmp_path):
+    # Given a shared environments directory where py3 is half-created and tf2 missing
+    monkeypatch.setenv(SHARED_ENV, "1")
+    make_fake_env(tmp_path, "py3", ready=False)
+    py3, tf2 = environment_info("py3", tmp_path), environment_info("tf2", tmp_path)
+    # Then both say so, and who can fix it (the user cannot create there)
+    for info, what in ((py3, "repair"), (tf2, "create")):
+        assert info["shared"] is True and info["ready"] is False
+        assert f"ask the administrator to {what} it" in info["message"], info["message"]
+        assert f"`jupyter workbench env create {info['name']}`" in info["message"]
