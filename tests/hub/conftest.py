@@ -10,8 +10,8 @@ frontend, and two users:
 - ``bob``: ``--Workbench.session_idle_timeout=20``; extensions linked in reverse order
   (``singleuser.py``), so JupyterHub's is linked first.
 
-Run as root (CI, this machine), the users are REAL Unix accounts: ``wbhub-alice`` and
-``wbhub-bob`` are created with ``useradd`` (homes 0700 under a 0755 temp dir), the hub logs
+Run as root (CI, this machine), the users are REAL Unix accounts: ``wbhub<run>-alice`` and
+``wbhub<run>-bob`` are created with ``useradd`` (homes 0700 under a 0755 temp dir), the hub logs
 them in as ``alice``/``bob`` (DummyAuthenticator) and LocalProcessSpawner runs each server as
 its Unix user, from a Python every user can run (``public_python``), with py3/tf2 shared from a
 root-owned, read-only directory (``SHARED_ENVS``). Otherwise SimpleLocalProcessSpawner runs both
@@ -60,7 +60,10 @@ USER_ARGS = {
 }
 LINK_ORDER = {"alice": "sorted", "bob": "reversed"}
 # Real users: hub user -> Unix account (a prefix, so no real account is ever touched).
-UNIX_USERS = {u: f"wbhub-{u}" for u in USERS}
+# One pair per run (test runs on one machine may overlap); the comment field names the run's
+# pid, so that the accounts of a run that was killed are removed by the next one.
+UNIX_USERS = {u: f"wbhub{secrets.token_hex(3)}-{u}" for u in USERS}
+UNIX_COMMENT = "jupyter-workbench hub test, pid "
 # The admin-created, read-only py3/tf2 every user's kernels run from (kept between runs: tf2 is
 # 1.6 GB and minutes to build; outside any home so that every user can reach it).
 SHARED_ENVS = Path(
@@ -191,11 +194,29 @@ def _remove_unix_user(name: str) -> None:
     subprocess.run(["userdel", name], check=False, capture_output=True, timeout=60)
 
 
+def _remove_stale_unix_users() -> None:
+    """The test accounts (and temp homes) of runs whose process is gone."""
+    for pw in pwd.getpwall():
+        if not (pw.pw_name.startswith("wbhub") and pw.pw_gecos.startswith(UNIX_COMMENT)):
+            continue
+        try:
+            os.kill(int(pw.pw_gecos[len(UNIX_COMMENT) :]), 0)
+            continue  # that run is still going
+        except ProcessLookupError:
+            pass
+        except (ValueError, OSError):
+            continue
+        _remove_unix_user(pw.pw_name)
+        homes = Path(pw.pw_dir).parent
+        if homes.name.startswith("wb-hub-homes-"):
+            shutil.rmtree(homes, ignore_errors=True)
+
+
 def create_unix_users(homes: Path) -> dict[str, str]:
-    """``useradd`` the test accounts, homes ``homes/<user>`` (0700, theirs, with this
-    checkout's frontend); an account left by a killed run is replaced."""
+    """``useradd`` this run's test accounts, homes ``homes/<user>`` (0700, theirs, with this
+    checkout's frontend)."""
+    _remove_stale_unix_users()
     for user, name in UNIX_USERS.items():
-        _remove_unix_user(name)
         home = homes / user
         subprocess.run(
             [
@@ -205,6 +226,8 @@ def create_unix_users(homes: Path) -> dict[str, str]:
                 "--create-home",
                 "--shell",
                 "/bin/bash",
+                "--comment",
+                f"{UNIX_COMMENT}{os.getpid()}",
                 "--user-group",
                 name,
             ],
@@ -398,7 +421,13 @@ def hub(tmp_path_factory):
         # (pytest's temp dirs are 0700 root's: the homes need a parent every user can cross)
         homes = Path(tempfile.mkdtemp(prefix="wb-hub-homes-"))
         homes.chmod(0o755)
-        unix = create_unix_users(homes)
+        try:
+            unix = create_unix_users(homes)
+        except BaseException:
+            for name in UNIX_USERS.values():
+                _remove_unix_user(name)
+            shutil.rmtree(homes, ignore_errors=True)
+            raise
         python = public_python()
     else:
         homes, unix, python = tmp / "homes", {}, sys.executable

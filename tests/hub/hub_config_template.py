@@ -9,7 +9,7 @@ c.JupyterHub.authenticator_class = "dummy"
 c.DummyAuthenticator.password = "hub-test-password"
 c.Authenticator.allowed_users = {"alice", "bob"}
 if S["unix_users"]:
-    # Real Unix users: hub user alice is Unix user wbhub-alice (conftest.UNIX_USERS); the rest
+    # Real Unix users: hub user alice is Unix user wbhub<run>-alice (conftest.UNIX_USERS); the rest
     # is JupyterHub's LocalProcessSpawner (setuid to the user, their HOME, their shell).
     import pwd
 
