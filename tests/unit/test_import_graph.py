@@ -3,7 +3,8 @@
 Every ``import`` in every module of ``jupyter_workbench`` counts, at the top of a module or
 inside a function (a cycle through a function-level import is still a tangle: it breaks as
 soon as someone moves the import up). A package's ``__init__`` running when one of its modules
-is imported is not an edge (Python always does that); ``from pkg import name`` is.
+is imported is not an edge (Python always does that); ``from pkg import name`` is. Imports
+under ``if TYPE_CHECKING:`` are not edges either: they never run, they only name types.
 """
 
 from __future__ import annotations
@@ -46,7 +47,17 @@ def _imports(name: str) -> tuple[set[str], set[str]]:
     tree = ast.parse(MODULES[name].read_text())
     here = name if _is_package(name) else name.rpartition(".")[0]
     internal, external = set(), set()
+    type_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If)
+        and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+        for stmt in node.body
+        for inner in ast.walk(stmt)
+    }
     for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
         if isinstance(node, ast.Import):
             targets = [(a.name, []) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
