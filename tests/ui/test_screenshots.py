@@ -76,7 +76,9 @@ _MEAN_LUMA = """async png => {
   ctx.drawImage(img, 0, 0);
   const d = ctx.getImageData(0, 0, img.width, img.height).data;
   let sum = 0;
-  for (let i = 0; i < d.length; i += 4) sum += 0.2126 * d[i] + 0.7152 * d[i + 1] + 0.0722 * d[i + 2];
+  for (let i = 0; i < d.length; i += 4) {
+    sum += 0.2126 * d[i] + 0.7152 * d[i + 1] + 0.0722 * d[i + 2];
+  }
   return sum / (d.length / 4);
 }"""
 
