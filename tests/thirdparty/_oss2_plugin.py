@@ -31,6 +31,8 @@ CLOUD_MARKERS = {
     "OSS_CNAME": "a CNAME domain bound to the bucket",
     "OSS_INVENTORY": "a RAM role for bucket inventory",
     "example.jpg": "tests/example.jpg, which the sdist does not ship",
+    "connect_timeout = 0.001": "a remote endpoint (loopback connects within 1 ms)",
+    "connect_timeout=0.001": "a remote endpoint (loopback connects within 1 ms)",
 }
 
 

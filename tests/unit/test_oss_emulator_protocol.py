@@ -441,3 +441,11 @@ def test_restore_request_checks_tier_and_days(oss):
     assert error(b.restore_object, "a.txt", input=bulk) == (400, "MalformedXML")
     assert b.restore_object("c.txt", input=bulk).status == 202
     assert error(b.put_object, "d.txt", b"x", headers={"x-oss-storage-class": "Glacier"})[0] == 400
+
+
+def test_creating_an_existing_bucket_again_succeeds_and_keeps_it(oss):
+    # OSS answers 200 to the owner re-creating its bucket (every emulator credential is one owner)
+    b = bucket(oss)
+    b.create_bucket(oss2.BUCKET_ACL_PUBLIC_READ)
+    assert b.get_bucket_acl().acl == "private"
+    assert oss.get_object("demo", "README.txt").startswith(b"This bucket")

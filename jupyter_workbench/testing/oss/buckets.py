@@ -81,8 +81,13 @@ class BucketOps:
                 raise OSSServiceError(
                     400, "MalformedXML", "The XML you provided was not well-formed."
                 ) from None
+        # Every credential is the one account, and OSS answers 200 to an owner re-creating its
+        # bucket (leaving it as it is); BucketAlreadyExists is for other accounts' buckets.
         self.store.create_bucket(
-            self.bucket_name, self.headers.get("x-oss-acl", "private"), storage_class=storage_class
+            self.bucket_name,
+            self.headers.get("x-oss-acl", "private"),
+            exist_ok=True,
+            storage_class=storage_class,
         )
         self._send(200, headers={"Location": f"/{self.bucket_name}"})
 
