@@ -6,7 +6,7 @@ Each model base keeps its reservations in the hidden folder ``<base>/.workbench-
 
 - local paths and ``file://``: ``open(..., "x")`` (``O_CREAT | O_EXCL``, atomic on POSIX);
 - OSS: ``PutObject`` with ``x-oss-forbid-overwrite: true`` (409 ``FileAlreadyExists``);
-- S3 (s3fs): ``PutObject`` with ``If-None-Match: *`` (412);
+- S3 (s3fs): ``PutObject`` with ``If-None-Match: *`` (412; tested against moto's S3 server);
 - other fsspec filesystems: ``open(path, "xb")`` where the backend implements it.
 
 Whoever creates the marker owns the number; a loser looks again (the next number for an
@@ -153,7 +153,15 @@ class Reservations:
         ``not_ours_error(N)`` build the errors for an explicit version that is taken.
         """
         for _attempt in range(100000):
-            marker = self.current(version)
+            if auto:
+                # One listing per attempt (a request on an object store): skip every number
+                # that has a marker, whatever its state, then try the first free one.
+                taken = self.reserved_versions()
+                while version in taken:
+                    version += 1
+                marker = None
+            else:
+                marker = self.current(version)
             present = exists(version)
             if marker is None:
                 if present:  # a version directory the workbench did not reserve
@@ -162,9 +170,6 @@ class Reservations:
                         continue
                     raise not_ours_error(version) if overwrite else exists_error(version)
                 generation = 0
-            elif auto:
-                version += 1
-                continue
             elif marker.state == "published":
                 if present and not overwrite:
                     raise exists_error(version)

@@ -20,9 +20,13 @@ from jupyter_workbench.storage import MountRegistry
 from jupyter_workbench.testing import OSSEmulator
 
 try:
+    from ._s3_fixtures import new_bucket, s3, s3_options
     from ._storage_fixtures import AK, SK
 except ImportError:  # pragma: no cover - run from another rootdir
+    from _s3_fixtures import new_bucket, s3, s3_options
     from _storage_fixtures import AK, SK
+
+__all__ = ["s3"]
 
 tf = pytest.importorskip("tensorflow")
 
@@ -81,20 +85,20 @@ def _outputs(path: str) -> list[list[float]]:
     return loaded.signatures["serving_default"](x=tf.constant(X))["y"].numpy()[0].tolist()
 
 
-def _export_all(sources, destination):
-    barrier = threading.Barrier(N)
+def _export_all(sources, destination, n=N):
+    barrier = threading.Barrier(n)
 
     def one(i):
         barrier.wait()  # all at once
         return export_savedmodel(sources[i], destination, progress=False)
 
-    with ThreadPoolExecutor(N) as pool:
-        return list(pool.map(one, range(N)))
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(one, range(n)))
 
 
 def _check_distinct_and_own(results, local_path_of):
     versions = [r.version for r in results]
-    assert sorted(versions) == list(range(1, N + 1)), versions
+    assert sorted(versions) == list(range(1, len(results) + 1)), versions
     for i, result in enumerate(results):
         assert _outputs(local_path_of(result)) == pytest.approx(_expected(i)), (i, result.version)
 
@@ -133,6 +137,35 @@ def test_concurrent_exports_to_an_oss_mount_get_distinct_complete_versions(
     _check_distinct_and_own(results, fetch)
     names = sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls("models/distinct", detail=False))
     assert names == sorted([MARKER_DIR, *map(str, range(1, N + 1))])
+
+
+def test_concurrent_exports_to_an_s3_mount_get_distinct_complete_versions(
+    sources, s3, tmp_path, monkeypatch
+):
+    # Given 10 different models and a model base on an S3 mount (moto's S3 server: the
+    # reservation is PutObject with If-None-Match: *; it answers one request at a time, so
+    # 10 rather than 20 keep this test short)
+    monkeypatch.setenv("JUPYTER_WORKBENCH_STATE_DIR", str(tmp_path / "state"))
+    reg = MountRegistry()
+    reg.configure(mount_dir=tmp_path / "root" / "mnt", allowed_local_roots=[tmp_path])
+    reg.add("lake", f"s3://{new_bucket(s3)}/team", s3_options(s3))
+    base = tmp_path / "root" / "mnt" / "lake" / "models" / "distinct"
+    # When all 10 are exported at the same moment
+    results = _export_all(sources, str(base), n=10)
+    # Then each got its own version, and each version, downloaded from the bucket, loads and
+    # returns its own model's outputs
+    fs = reg.filesystem("lake")
+    downloads = tmp_path / "downloads"
+
+    def fetch(result):
+        local = downloads / str(result.version)
+        fs.get(f"models/distinct/{result.version}/", str(local), recursive=True)
+        return str(local)
+
+    assert all(r.path.startswith("mount://lake/models/distinct/") for r in results)
+    _check_distinct_and_own(results, fetch)
+    names = sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls("models/distinct", detail=False))
+    assert names == sorted([MARKER_DIR, *map(str, range(1, 11))])
 
 
 def test_overwrite_never_replaces_a_version_the_workbench_did_not_publish(sources, tmp_path):
