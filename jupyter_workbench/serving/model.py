@@ -110,16 +110,21 @@ class Servable:
         result = self.run_prepared(signature, [self.prepare(signature, arrays)])[0]
         if isinstance(result, Exception):
             raise result
+        return self.select_outputs(result, output_filter)
+
+    @staticmethod
+    def select_outputs(outputs: dict, output_filter=()) -> dict:
+        """``outputs`` restricted to ``output_filter`` (all when empty), as TF Serving does."""
         if not output_filter:
-            return result
+            return outputs
         out = {}
         for name in output_filter:
-            if name not in result:
+            if name not in outputs:
                 raise InvalidArgument(
                     f"output tensor alias not found in signature: {name} Outputs expected to be "
-                    f"in the set {{{','.join(sorted(result))}}}."
+                    f"in the set {{{','.join(sorted(outputs))}}}."
                 )
-            out[name] = result[name]
+            out[name] = outputs[name]
         return out
 
     def prepare(self, signature: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

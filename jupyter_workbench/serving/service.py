@@ -70,22 +70,9 @@ class ServingCore:
     def rest_predict_many(self, prepared: list[tuple]) -> list:
         """Run prepared predict requests (those of one signature as one batch): the response
         document, or the exception, of each."""
-        results: list = [None] * len(prepared)
-        groups: dict[tuple, list[int]] = {}
-        for i, (servable, signature, _feed, _fmt) in enumerate(prepared):
-            groups.setdefault((id(servable), signature), []).append(i)
-        for indexes in groups.values():
-            servable, signature = prepared[indexes[0]][:2]
-            outs = servable.run_prepared(signature, [prepared[i][2] for i in indexes])
-            for i, out in zip(indexes, outs, strict=True):
-                if isinstance(out, Exception):
-                    results[i] = out
-                    continue
-                try:
-                    results[i] = codec.predict_response(out, prepared[i][3])
-                except Exception as err:
-                    results[i] = err
-        return results
+        return _run_grouped(
+            prepared, lambda _servable, _signature, out, fmt: codec.predict_response(out, fmt)
+        )
 
     def rest_classify_regress(self, name, version, label, method, body: bytes) -> dict:
         from tensorflow.core.example import example_pb2
@@ -197,8 +184,14 @@ class ServingCore:
         response_spec.signature_name = signature
 
     def grpc_predict(self, request, servable: Servable | None = None):
-        from tensorflow_serving.apis import predict_pb2
+        result = self.grpc_predict_many([self.grpc_predict_prepare(request, servable)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
+    def grpc_predict_prepare(self, request, servable: Servable | None = None) -> tuple:
+        """Check a ``PredictRequest`` and read its tensors (no TensorFlow call yet): what
+        :meth:`grpc_predict_many` runs. Bad input raises here."""
         name, version, label = self._spec(request.model_spec)
         servable = servable or self.manager.servable(name, version, label)
         signature = servable.signature(request.model_spec.signature_name or None)
@@ -206,12 +199,23 @@ class ServingCore:
             arrays = {k: tensors.to_ndarray(v) for k, v in request.inputs.items()}
         except (TypeError, ValueError) as err:
             raise InvalidArgument(f"cannot read the input tensors: {err}") from None
-        outputs = servable.run(signature, arrays, tuple(request.output_filter))
-        response = predict_pb2.PredictResponse()
-        self._fill_spec(response.model_spec, name, servable, signature)
-        for key, value in outputs.items():
-            tensors.fill(response.outputs[key], value)
-        return response
+        feed = servable.prepare(signature, arrays)
+        return servable, signature, feed, (name, tuple(request.output_filter))
+
+    def grpc_predict_many(self, prepared: list[tuple]) -> list:
+        """Run prepared Predict requests (those of one signature as one batch): the
+        ``PredictResponse``, or the exception, of each."""
+        from tensorflow_serving.apis import predict_pb2
+
+        def respond(servable, signature, out, extra):
+            name, output_filter = extra
+            response = predict_pb2.PredictResponse()
+            self._fill_spec(response.model_spec, name, servable, signature)
+            for key, value in servable.select_outputs(out, output_filter).items():
+                tensors.fill(response.outputs[key], value)
+            return response
+
+        return _run_grouped(prepared, respond)
 
     @staticmethod
     def _serialized_examples(input_proto) -> list[bytes]:
@@ -336,6 +340,27 @@ class ServingCore:
             except Exception as err:
                 raise ValueError(f"warmup record {count} ({kind}) failed: {err}") from None
         return count
+
+
+def _run_grouped(prepared: list[tuple], respond) -> list:
+    """Run ``(servable, signature, feed, extra)`` items, those of one signature together (one
+    batch); ``respond(servable, signature, outputs, extra)`` or the exception, of each."""
+    results: list = [None] * len(prepared)
+    groups: dict[tuple, list[int]] = {}
+    for i, (servable, signature, _feed, _extra) in enumerate(prepared):
+        groups.setdefault((id(servable), signature), []).append(i)
+    for indexes in groups.values():
+        servable, signature = prepared[indexes[0]][:2]
+        outs = servable.run_prepared(signature, [prepared[i][2] for i in indexes])
+        for i, out in zip(indexes, outs, strict=True):
+            if isinstance(out, Exception):
+                results[i] = out
+                continue
+            try:
+                results[i] = respond(servable, signature, out, prepared[i][3])
+            except Exception as err:
+                results[i] = err
+    return results
 
 
 def _signature_name(doc: dict) -> str:
