@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
 from conftest import open_notebook, run_cell, snap, start_lab, stop_lab
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from jupyter_workbench.environments.spec import get_spec
 from jupyter_workbench.testing import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, OSSEmulator
@@ -57,25 +58,36 @@ def lab(tmp_path_factory, oss):
         method="POST",
         headers={"Authorization": f"token {server.token}"},
     )
-    with urllib.request.urlopen(request, timeout=60) as reply:
-        assert reply.status == 201
+    for attempt in range(60):  # the server may still be starting its listener
+        try:
+            with urllib.request.urlopen(request, timeout=60) as reply:
+                assert reply.status == 201
+            break
+        except urllib.error.URLError:
+            if attempt == 59:
+                raise
+            time.sleep(0.5)
     yield server
     stop_lab(server)
 
 
-def choose_py3_if_asked(page) -> None:
+def choose_py3_if_asked(page, timeout: float = 60.0) -> None:
     """JupyterLab asks for a kernel when the notebook opens before it has the kernel list
-    (a busy machine): answer with the notebook's own py3."""
+    (a busy machine): answer with the notebook's own py3. Returns once py3 is idle."""
     dialog = page.locator(".jp-Dialog")
-    try:
-        dialog.wait_for(timeout=3_000)
-    except PlaywrightTimeout:
-        return
-    dialog.locator("select").select_option(label="Python 3 (py3)")
-    dialog.get_by_role("button", name="Select").click()
-    dialog.wait_for(state="detached")
-    idle = page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']")
-    idle.first.wait_for(timeout=60_000)
+    panel = page.locator(".jp-NotebookPanel")
+    ready = panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    named = panel.locator(".jp-KernelName", has_text="Python 3 (py3)")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if dialog.count() and dialog.locator("select").count():
+            dialog.locator("select").select_option(label="Python 3 (py3)")
+            dialog.get_by_role("button", name="Select").click()
+            dialog.wait_for(state="detached")
+        elif ready.count() and named.count():
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError("the py3 kernel did not become idle")
 
 
 def test_a_notebook_in_a_mount_folder_reads_and_writes_beside_itself(lab, page, oss):
