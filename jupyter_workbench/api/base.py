@@ -18,6 +18,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from ..errors import WorkbenchError, http_status_for
+from ..messages import translate
 
 API = "workbench/api"
 
@@ -104,6 +105,17 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
     def body(self) -> bytes:
         """The whole request body (streamed in; ``self.request.body`` stays empty)."""
         return b"".join(getattr(self, "_body_chunks", ())) or self.request.body or b""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # The message in the user's language where the request names one (messages.py).
+        exc_type, exc, tb = kwargs.get("exc_info") or (None, None, None)
+        if isinstance(exc, web.HTTPError) and exc.log_message and not exc.args:
+            message = exc.log_message.replace("%%", "%")
+            translated = translate(message, self.request.headers.get("Accept-Language"))
+            if translated != message:
+                exc = web.HTTPError(exc.status_code, translated, reason=exc.reason)
+                kwargs["exc_info"] = (type(exc), exc, tb)
+        super().write_error(status_code, **kwargs)
 
     def _handle_request_exception(self, e: BaseException) -> None:
         # A library error a user caused (4xx) or a store failure (502) is answered with its

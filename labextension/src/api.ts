@@ -4,6 +4,19 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { labLanguage } from './i18n';
+
+/** The request with JupyterLab's language as `Accept-Language` (when it is not English). */
+function withLanguage(init: RequestInit): RequestInit {
+  const language = labLanguage();
+  if (!language) {
+    return init;
+  }
+  const headers = new Headers(init.headers);
+  headers.set('Accept-Language', language);
+  return { ...init, headers };
+}
+
 /**
  * Call `workbench/api/<endPoint>` under the server's base URL and return the parsed JSON.
  *
@@ -15,7 +28,7 @@ export async function requestAPI<T>(endPoint = '', init: RequestInit = {}): Prom
   const url = URLExt.join(settings.baseUrl, 'workbench', 'api', endPoint);
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(url, init, settings);
+    response = await ServerConnection.makeRequest(url, withLanguage(init), settings);
   } catch (error) {
     throw new ServerConnection.NetworkError(error as TypeError);
   }
@@ -49,7 +62,7 @@ export async function requestRaw(
   const url = URLExt.join(settings.baseUrl, 'workbench', 'api', endPoint);
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(url, init, settings);
+    response = await ServerConnection.makeRequest(url, withLanguage(init), settings);
   } catch (error) {
     throw new ServerConnection.NetworkError(error as TypeError);
   }
