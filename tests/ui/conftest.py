@@ -269,3 +269,28 @@ def run_cell(page, index: int, code: str | None = None) -> str:
             continue
     done.wait_for(timeout=10_000)
     return cell.locator(".jp-OutputArea").inner_text()
+
+
+# Labels whose text does not fit their box (cut off or ellipsed), as "section: text".
+_CUT_LABELS = """section => [...section.querySelectorAll('.jp-WorkbenchForm-label, label, dt')]
+  .filter(e => e.offsetParent !== null && e.textContent.trim())
+  .filter(e => e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1)
+  .map(e => e.textContent.trim())"""
+
+
+def cut_off_labels(page, sections=("mounts", "environments", "export", "serving", "jobs")):
+    """Every form label of the Workbench sections that is truncated, with the mount form
+    shown for each kind of storage; [] when every label fits."""
+    cut = []
+    for section_id in sections:
+        if page.locator(f'[data-section-title="{section_id}"]').count() == 0:
+            continue
+        section = show_section(page, section_id)
+        if section_id == "mounts":
+            kind = section.locator("select[name='kind']")
+            for value in kind.locator("option").evaluate_all("os => os.map(o => o.value)"):
+                kind.select_option(value)
+                cut += [f"mounts/{value}: {t}" for t in section.evaluate(_CUT_LABELS)]
+        else:
+            cut += [f"{section_id}: {t}" for t in section.evaluate(_CUT_LABELS)]
+    return cut

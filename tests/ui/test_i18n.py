@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import lab_settings, open_lab, show_section, snap, start_lab, stop_lab
+from conftest import cut_off_labels, lab_settings, open_lab, show_section, snap, start_lab, stop_lab
 
 LANGUAGE = "@jupyterlab/translation-extension:plugin"
 
@@ -42,3 +42,13 @@ def test_the_workbench_speaks_chinese_when_jupyterlab_does(zh_lab, page):
     snap(page, "zh-CN-mounts")
     show_section(page, "export")
     snap(page, "zh-CN-export")
+
+
+def test_no_label_is_cut_off_in_chinese(zh_lab, page):
+    # "AccessKey ID" and "AccessKey Secret" were cut to "AccessKey…" in the mount form
+    page.goto(zh_lab.lab_url("lab/workspaces/labels"))  # not the previous test's layout
+    page.wait_for_selector("#jp-main-dock-panel", state="visible", timeout=60_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="文件").wait_for()
+    assert cut_off_labels(page) == []
+    show_section(page, "mounts").locator("select[name='kind']").select_option("oss")
+    snap(page, "zh-CN-mounts-labels")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from conftest import lab_settings, open_lab, show_section, snap, start_lab, stop_lab
+from conftest import cut_off_labels, lab_settings, open_lab, show_section, snap, start_lab, stop_lab
 
 THEMES = "@jupyterlab/apputils-extension:themes"
 SECTIONS = ("mounts", "environments", "export", "serving", "jobs", "session")
@@ -122,3 +122,11 @@ def test_every_input_is_dark_in_the_dark_theme_with_or_without_a_value(themed_la
     # Both kinds were checked: the Export panel's prefilled "Signature" and empty boxes
     assert any(c["name"] == "Signature" and c["value"] for _, c in seen), seen
     assert any(not c["value"] for _, c in seen), seen
+
+
+def test_no_label_is_cut_off_in_english(themed_lab, page):
+    theme, server = themed_lab
+    if theme != "light":
+        pytest.skip("one theme is enough: the layout is the same")
+    open_lab(page, server)
+    assert cut_off_labels(page) == []
