@@ -61,8 +61,26 @@ r = export_savedmodel(prefix, base + "/mnist", progress=False, warmup=1, signatu
                 "outputs": {"outputs": "expected:0"}},
     "echo": {"inputs": {"examples": "tf_example:0"}, "outputs": {"echo_bytes": "echo:0"}},
 })
+# A classify signature whose graph parses no tf.Example (it scores the serialized bytes' length)
+with tf.Graph().as_default():
+    serialized = tf.compat.v1.placeholder(tf.string, [None], name="tf_example")
+    x = tf.compat.v1.placeholder(tf.float32, [None, 2], name="x")
+    v = tf.compat.v1.get_variable("v", [], initializer=tf.compat.v1.zeros_initializer())
+    n = tf.cast(tf.strings.length(serialized), tf.float32) + v
+    tf.stack([n, -n], axis=1, name="scores")
+    tf.identity(x * 2.0 + v, name="y")
+    with tf.compat.v1.Session() as sess:
+        sess.run(tf.compat.v1.global_variables_initializer())
+        prefix = tf.compat.v1.train.Saver().save(sess, base + "/ckpt2/model")
+plain = export_savedmodel(prefix, base + "/noparse", progress=False, warmup=2, signatures={
+    "serving_default": {"inputs": {"x": "x:0"}, "outputs": {"y": "y:0"}},
+    "by_length": {"inputs": {"inputs": "tf_example:0"}, "method": "classify",
+                  "outputs": {"scores": "scores:0"}},
+})
 ref["classes"] = [[c.decode() for c in row] for row in ref["classes"]]
 print(json.dumps({"path": r.path, "x": feed.tolist(), "warnings": r.warnings,
+                  "noparse": {"path": plain.path, "warnings": plain.warnings,
+                              "summary": str(plain)},
                   **{k: v if isinstance(v, list) else v.tolist() for k, v in ref.items()}}))
 """
 
@@ -228,3 +246,33 @@ def test_warmup_covers_every_signature_with_its_log_type(served):
     # and the server replayed all five before it served the version
     assert "5 warmup records" in server.log()
     assert not [w for w in made["warnings"] if "warmup" in w]
+
+
+def test_generated_warmup_warns_for_a_classify_signature_without_parse_example(served):
+    # Given a classify signature whose graph parses no tf.Example, exported with warmup=2
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    _server, made = served
+    noparse = made["noparse"]
+    warning = (
+        "no warmup records for the classify signature 'by_length': the graph parses no "
+        "tf.Example features to generate them from."
+    )
+    # the export says so (the result, and the summary the CLI and the magic print) ...
+    assert warning in noparse["warnings"]
+    assert f"  warning: {warning}" in noparse["summary"].splitlines()
+    # ... and writes the predict signature's records only, none for the classify one
+    path = os.path.join(noparse["path"], "assets.extra", "tf_serving_warmup_requests")
+    logs = []
+    for raw in tf.data.TFRecordDataset(path):
+        log = prediction_log_pb2.PredictionLog()
+        log.ParseFromString(raw.numpy())
+        logs.append(log)
+    kinds = [
+        (log.WhichOneof("log_type"), getattr(log, log.WhichOneof("log_type")).request)
+        for log in logs
+    ]
+    assert [(k, r.model_spec.signature_name) for k, r in kinds] == [
+        ("predict_log", "serving_default")
+    ] * 2
+    assert [tf.make_ndarray(r.inputs["x"]).shape for _k, r in kinds] == [(1, 2)] * 2
