@@ -3,16 +3,60 @@
 Runs every cell with nbclient in the chosen kernel and writes the executed copy after each
 cell (so a long job shows its progress), then once more at the end. A failing cell stops the
 run: the copy keeps the error output, the job's ``reason`` names the cell, exit status 1.
+
+The cells' own output reaches the job log through the kernel's iopub messages
+(:func:`_log_output`). The kernel process's stderr carries only the kernel's own log, which
+goes to the job log too (a crash's traceback belongs there) except for the notices in
+:data:`KERNEL_NOISE`, which say nothing about the user's notebook.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
+
+# Lines of the kernel process's own stderr that are dropped from the job log: ipykernel's
+# notice that its local ZeroMQ sockets are plain TCP (every kernel a KernelManager starts
+# prints it; the job's kernel listens on 127.0.0.1 only).
+KERNEL_NOISE = (
+    re.compile(r"^\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption"),
+)
+
+
+def is_kernel_noise(line: str) -> bool:
+    return any(p.search(line) for p in KERNEL_NOISE)
+
+
+class KernelStderr:
+    """A pipe for the kernel process's stderr, copied to ours without :data:`KERNEL_NOISE`."""
+
+    def __init__(self) -> None:
+        read_fd, self._write_fd = os.pipe()
+        self.file = os.fdopen(self._write_fd, "wb", buffering=0)  # handed to the kernel
+        self._reader = os.fdopen(read_fd, "rb")
+        self._thread = threading.Thread(target=self._copy, daemon=True)
+        self._thread.start()
+
+    def _copy(self) -> None:
+        for raw in self._reader:
+            line = raw.decode("utf-8", errors="replace")
+            if not is_kernel_noise(line):
+                sys.stderr.write(line)
+                sys.stderr.flush()
+
+    def close(self) -> None:
+        """Stop writing (the kernel has ended) and let the copy finish."""
+        try:
+            self.file.close()
+        except OSError:
+            pass
+        self._thread.join(timeout=5)
 
 
 def _write(nb, output: Path) -> None:
@@ -38,8 +82,6 @@ def _log_output(msg: dict) -> None:
         out.write(content.get("text", ""))
         out.flush()
     elif kind == "error":
-        import re
-
         tb = "\n".join(content.get("traceback") or [])
         print(re.sub(r"\x1b\[[0-9;]*m", "", tb), file=sys.stderr, flush=True)
     elif kind in ("execute_result", "display_data"):
@@ -117,8 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         on_cell_executed=on_cell_executed,
     )
     print(f"[workbench] executing {source.name} with kernel {args.kernel}", flush=True)
+    kernel_stderr = KernelStderr()
     try:
-        client.execute()
+        client.execute(stderr=kernel_stderr.file)
     except CellExecutionError as e:
         _write(nb, output)
         failed = next(
@@ -140,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         _reason(f"The kernel died: {e}")
         print(f"The kernel died: {e}", file=sys.stderr)
         return 1
+    finally:
+        kernel_stderr.close()  # the kernel is shut down: its last lines are copied
     _write(nb, output)
     print(f"[workbench] wrote {output.name}", flush=True)
     return 0

@@ -193,3 +193,33 @@ async def test_a_follower_reads_each_part_of_a_running_log_once(jp_fetch, jp_roo
     with pytest.raises(HTTPClientError) as e:
         await jp_fetch("workbench", "api", "jobs", job["id"], "log", params={"offset": -1})
     assert e.value.code == 400 and "offset" in json.loads(e.value.response.body)["message"]
+
+
+async def test_a_notebook_job_log_has_the_cells_output_and_not_the_kernels_notices(
+    jp_fetch, jp_root_dir
+):
+    # Given a notebook whose cell prints on stdout and stderr, one stderr line being the very
+    # text of ipykernel's TCP notice (a user's line is never dropped, whatever it says)
+    import nbformat
+
+    notice = "[IPKernelApp] WARNING | Kernel is running over TCP without encryption."
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import sys\nprint('epoch 1 loss 0.5')\nprint('lr warning', file=sys.stderr)\n"
+            f"print({notice + ' (the cell)'!r}, file=sys.stderr)"
+        )
+    ]
+    nbformat.write(nb, str(jp_root_dir / "train.ipynb"))
+
+    # When it runs as a background job
+    _, job = await api(jp_fetch, method="POST", body={"path": "train.ipynb"})
+    done = await wait_done(jp_fetch, job["id"], timeout=90)
+
+    # Then the log has the cell's stdout and stderr, and the kernel's own notice is gone
+    _, log = await api(jp_fetch, job["id"], "log")
+    text = log["log"]
+    assert done["state"] == "succeeded", (done, text)
+    assert "epoch 1 loss 0.5\n" in text and "lr warning\n" in text, text
+    assert text.count("Kernel is running over TCP") == 1, text
+    assert notice + " (the cell)\n" in text, text
