@@ -78,16 +78,16 @@ def volatile_export(model, path: str) -> None:
     """The library with its disk flushes switched off: shows what durability costs."""
     from unittest import mock
 
-    from jupyter_workbench.export import export_savedmodel, publish
+    from jupyter_workbench.export import durability, export_savedmodel
 
-    class NoFlusher(publish._Flusher):
+    class NoFlusher(durability.Flusher):
         def run(self):
             self._stop_event.wait()
 
     with (
-        mock.patch.object(publish, "_Flusher", NoFlusher),
-        mock.patch.object(publish, "fsync_tree", lambda root: None),
-        mock.patch.object(publish, "_fsync_path", lambda *a, **k: None),
+        mock.patch.object(durability, "Flusher", NoFlusher),
+        mock.patch.object(durability, "fsync_tree", lambda root: None),
+        mock.patch.object(durability, "fsync_path", lambda *a, **k: None),
     ):
         export_savedmodel(model, path, verify=False, progress=False)
 

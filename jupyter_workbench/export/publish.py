@@ -40,10 +40,11 @@ import secrets
 import shutil
 import socket
 import tempfile
-import threading
 import time
 
+from . import durability
 from .errors import ExportError
+from .markers import FsspecMarkers, LocalMarkers
 from .reservation import MARKER_DIR, MarkerStore, Reservation, Reservations
 
 SAVED_MODEL_PB = "saved_model.pb"
@@ -90,101 +91,6 @@ def tree_size(root: str) -> int:
     return sum(os.path.getsize(os.path.join(root, rel)) for rel in relative_files(root))
 
 
-# --------------------------------------------------------------------------- durability
-
-
-def _fsync_path(path: str, data_only: bool = False) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        (os.fdatasync if data_only else os.fsync)(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_tree(root: str) -> None:
-    """fsync every file and every directory under ``root``, all before the caller's rename.
-
-    The syncs run concurrently: the file system batches them into few journal commits, where
-    one after the other each pays its own (their order does not matter, only that all are done).
-    """
-    jobs = []
-    for dirpath, _dirs, names in os.walk(root):
-        jobs.append((dirpath, False))
-        jobs.extend((os.path.join(dirpath, n), True) for n in names)  # size is data here
-    if len(jobs) <= 1:
-        for path, data_only in jobs:
-            _fsync_path(path, data_only)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
-        for future in [pool.submit(_fsync_path, p, d) for p, d in jobs]:
-            future.result()  # re-raise the first failure
-
-
-def _sync_file_range():
-    """libc's sync_file_range (Linux): start writeback of a byte range without waiting."""
-    try:
-        import ctypes
-        import ctypes.util
-
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        fn = libc.sync_file_range
-        fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-        return fn
-    except (OSError, AttributeError):
-        return None
-
-
-_SYNC_FILE_RANGE_WRITE = 2
-
-
-class _Flusher(threading.Thread):
-    """Starts disk writeback of files while TensorFlow is still writing them.
-
-    TensorFlow writes variables without holding the GIL; kicking off writeback of each new
-    chunk (``sync_file_range``, else ``fdatasync``) overlaps the disk with the write, so the
-    fsync before the rename finds little left to do.
-    """
-
-    def __init__(self, root: str, interval: float = 0.01, chunk: int = 8 << 20):
-        super().__init__(name="savedmodel-flusher", daemon=True)
-        self.root, self.interval, self.chunk = root, interval, chunk
-        self._stop_event = threading.Event()
-        self._synced: dict[str, int] = {}
-        self._range = _sync_file_range()
-
-    def _flush(self, path: str, start: int, end: int) -> None:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            if self._range is None or self._range(fd, start, end - start, _SYNC_FILE_RANGE_WRITE):
-                os.fdatasync(fd)
-        finally:
-            os.close(fd)
-
-    def run(self) -> None:
-        last_size: dict[str, int] = {}
-        while not self._stop_event.wait(self.interval):
-            for dirpath, _dirs, names in os.walk(self.root):
-                for name in names:
-                    path = os.path.join(dirpath, name)
-                    try:
-                        size = os.stat(path).st_size
-                        done = self._synced.get(path, 0)
-                        # a new chunk, or the tail of a file the writer has moved on from
-                        settled = size == last_size.get(path)
-                        last_size[path] = size
-                        if size - done >= self.chunk or (settled and size > done):
-                            self._flush(path, done, size)
-                            self._synced[path] = size
-                    except OSError:
-                        pass  # renamed or removed by the writer meanwhile
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join()
-
-
 # --------------------------------------------------------------------------- staging
 
 
@@ -196,11 +102,11 @@ class Staging:
         self.model_dir = os.path.join(root, "model")
         self.durable = durable
         self.remote_tmp: str | None = None  # the hidden upload prefix, for fsspec destinations
-        self._flusher: _Flusher | None = None
+        self._flusher: durability.Flusher | None = None
 
     def __enter__(self):
         if self.durable:
-            self._flusher = _Flusher(self.root)
+            self._flusher = durability.Flusher(self.root)
             self._flusher.start()
         return self
 
@@ -371,109 +277,6 @@ def tree_checksums(root: str) -> dict[str, str]:
     return out
 
 
-class _LocalMarkers(MarkerStore):
-    def __init__(self, base: str):
-        self.dir = os.path.join(base, MARKER_DIR)
-
-    def create(self, name: str, data: bytes) -> bool:
-        os.makedirs(self.dir, exist_ok=True)
-        path = os.path.join(self.dir, name)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            return False
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        _fsync_path(self.dir)
-        return True
-
-    def write(self, name: str, data: bytes) -> None:
-        path = os.path.join(self.dir, name)
-        tmp = f"{path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-
-    def read(self, name: str) -> bytes | None:
-        try:
-            with open(os.path.join(self.dir, name), "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            return None
-
-    def names(self) -> list[str]:
-        try:
-            return os.listdir(self.dir)
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-
-    def remove(self, name: str) -> None:
-        try:
-            os.unlink(os.path.join(self.dir, name))
-        except FileNotFoundError:
-            pass
-
-
-class _FsspecMarkers(MarkerStore):
-    """Markers on an fsspec filesystem; exclusive creation through the store's conditional
-    write (``pipe_file(mode="create")``: OSS ``x-oss-forbid-overwrite``, S3
-    ``If-None-Match``), or ``open(path, "xb")`` for the others."""
-
-    def __init__(self, fs, directory: str):
-        self.fs, self.dir = fs, directory.rstrip("/")
-
-    def _conditional_put(self) -> bool:
-        from ..storage.backends import backend_for
-
-        return backend_for(self.fs).conditional_create
-
-    def create(self, name: str, data: bytes) -> bool:
-        path = f"{self.dir}/{name}"
-        try:
-            if self._conditional_put():
-                self.fs.pipe_file(path, data, mode="create")
-            else:
-                self.fs.makedirs(self.dir, exist_ok=True)
-                with self.fs.open(path, "xb") as f:
-                    f.write(data)
-        except FileExistsError:
-            return False
-        except OSError as err:
-            # s3fs reports a failed If-None-Match (412 PreconditionFailed) as a plain OSError
-            if "PreconditionFailed" in str(err) or "412" in str(err):
-                return False
-            raise
-        return True
-
-    def write(self, name: str, data: bytes) -> None:
-        self.fs.pipe_file(f"{self.dir}/{name}", data)
-
-    def read(self, name: str) -> bytes | None:
-        try:
-            return self.fs.cat_file(f"{self.dir}/{name}")
-        except FileNotFoundError:
-            return None
-
-    def names(self) -> list[str]:
-        self.fs.invalidate_cache(self.dir)
-        try:
-            entries = self.fs.ls(self.dir, detail=False)
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        return [e.rstrip("/").rsplit("/", 1)[-1] for e in entries]
-
-    def remove(self, name: str) -> None:
-        try:
-            self.fs.rm_file(f"{self.dir}/{name}")
-        except FileNotFoundError:
-            pass
-
-
 class LocalDestination(Destination):
     durable = True
 
@@ -531,7 +334,7 @@ class LocalDestination(Destination):
         return Staging(root, durable=True)
 
     def marker_store(self) -> MarkerStore:
-        return _LocalMarkers(self.base)
+        return LocalMarkers(self.base)
 
     def _exists(self, version: int) -> bool:
         return os.path.lexists(os.path.join(self.base, str(version)))
@@ -541,7 +344,7 @@ class LocalDestination(Destination):
 
     def commit(self, staging: Staging, version: int, *, overwrite: bool, auto: bool, span) -> int:
         span.update(0, 1, "flushing to disk")
-        fsync_tree(staging.model_dir)
+        durability.fsync_tree(staging.model_dir)
         expected = tree_checksums(staging.model_dir)
         try:
             reservation = self.reserve(version, overwrite=overwrite, auto=auto)
@@ -573,7 +376,7 @@ class LocalDestination(Destination):
                 if os.path.lexists(target):  # could not even move the old one aside
                     shutil.rmtree(target)
                 self._copy_into_place(staging.model_dir, target)
-            _fsync_path(self.base)
+            durability.fsync_path(self.base)
             span.update(0.8, 1, f"checking version {version}")
             self.verify_published(version, expected)
             reservation.publish(expected)
@@ -595,7 +398,7 @@ class LocalDestination(Destination):
             dst = os.path.join(target, rel)
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             shutil.copyfile(os.path.join(src, rel), dst)
-            _fsync_path(dst)
+            durability.fsync_path(dst)
 
 
 class FsspecDestination(Destination):
@@ -670,7 +473,7 @@ class FsspecDestination(Destination):
         return staging
 
     def marker_store(self) -> MarkerStore:
-        return _FsspecMarkers(self.fs, self._join(MARKER_DIR))
+        return FsspecMarkers(self.fs, self._join(MARKER_DIR))
 
     def _exists(self, version: int) -> bool:
         path = self._join(str(version))

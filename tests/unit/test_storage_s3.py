@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from jupyter_workbench.export.publish import _FsspecMarkers, open_destination
+from jupyter_workbench.export.markers import FsspecMarkers
+from jupyter_workbench.export.publish import open_destination
 from jupyter_workbench.export.reservation import MARKER_DIR
 from jupyter_workbench.storage import MountRegistry
 from jupyter_workbench.storage.listing import list_page
@@ -59,7 +60,7 @@ def test_a_second_conditional_create_on_s3_is_refused(s3, registry):
     # Given the marker folder of a model base on an S3 mount
     bucket = new_bucket(s3)
     registry.add("lake", f"s3://{bucket}", s3_options(s3))
-    markers = _FsspecMarkers(registry.filesystem("lake"), f"models/{MARKER_DIR}")
+    markers = FsspecMarkers(registry.filesystem("lake"), f"models/{MARKER_DIR}")
     # When the same marker is created twice / Then only the first create succeeds
     assert markers.create("1.0.json", b'{"state": "reserved"}') is True
     assert markers.create("1.0.json", b'{"state": "other"}') is False
