@@ -103,12 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, DeadKernelError
 
-    from .jobs import _kernel_spec_manager
+    from .targets import kernel_spec_manager
 
     source, output = Path(args.notebook), Path(args.output)
     nb = nbformat.read(str(source), as_version=4)
     km = KernelManager(
-        kernel_name=args.kernel, kernel_spec_manager=_kernel_spec_manager(args.environments_dir)
+        kernel_name=args.kernel, kernel_spec_manager=kernel_spec_manager(args.environments_dir)
     )
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     last_write = [0.0]

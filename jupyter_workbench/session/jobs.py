@@ -33,6 +33,8 @@ Nothing a job shows holds a secret: every job record, log and error message pass
 e.g. the mounts' keys and secrets the server passes) before it is stored or returned.
 
 No tornado and no jupyter_server here: the REST handlers, the magic and the CLI all call this.
+The job record and its errors are in :mod:`.jobtypes` (re-exported here), what a job runs
+(its file, interpreter or kernel) is resolved by :mod:`.targets`, the runner is :mod:`.runner`.
 """
 
 from __future__ import annotations
@@ -40,129 +42,33 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from ..atomic import write_json_atomic
-from ..errors import WorkbenchError
 from ..redact import scrub
 from ..state import default_state_dir
+from . import targets
+from .jobtypes import (  # noqa: F401 - the jobs API: callers import these from here
+    FINAL_STATES,
+    KINDS,
+    STATES,
+    TASK_KINDS,
+    Job,
+    JobConflict,
+    JobError,
+    JobNotFound,
+)
 from .processes import process_start_time, read_json
 
-STATES = ("running", "succeeded", "failed", "cancelled")
-FINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
-KINDS = {".ipynb": "notebook", ".py": "python", ".sh": "shell"}
-TASK_KINDS = ("export", "environment")  # started by the server's capabilities (submit_task)
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-class JobError(WorkbenchError):
-    """A user-facing problem with a job request (bad path, unknown environment): a 400.
-
-    Its message quotes what the request said, scrubbed (``redact.scrub``)."""
-
-    def __init__(self, message: str = "", *args):
-        super().__init__(scrub(message), *args)
-
-
-class JobNotFound(JobError):
-    """No job with that id: a 404."""
-
-    category = "not_found"
-    http_status = 404
-
-
-class JobConflict(JobError):
-    """The job cannot do that in its state (cancel a finished job): a 409."""
-
-    category = "conflict"
-    http_status = 409
-
-
-@dataclass
-class Job:
-    """One job as the API shows it (times are epoch seconds)."""
-
-    id: str
-    name: str
-    kind: str  # notebook | python | shell | export | environment
-    path: str | None  # as submitted (relative to the server root for the REST API)
-    environment: str  # kernel name for notebooks, interpreter for scripts and tasks
-    state: str
-    created_at: float
-    started_at: float | None = None
-    ended_at: float | None = None
-    exit_code: int | None = None
-    reason: str | None = None  # why it failed or was cancelled
-    output: str | None = None  # the executed notebook (notebooks only)
-    pid: int | None = None  # the runner's pid (its process group)
-    host: str | None = None
-    # Tasks (export, environment) only: what it works on, how far it is, what it produced.
-    details: dict | None = None  # e.g. an export's source and destination (scrubbed)
-    progress: float | None = None  # 0..1
-    message: str | None = None  # the last progress message
-    step: str | None = None  # the current step (environment creations)
-    result: Any = None  # the task's result (scrubbed), once succeeded
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def finished(self) -> bool:
-        return self.state in FINAL_STATES
-
-
-# -- environments --------------------------------------------------------------------------
-
-
-def _kernel_spec_manager(environments_dir: str | None = None):
-    """The kernelspecs the server would list: the workbench environments' ones included."""
-    try:
-        from ..environments.kernelspecs import WorkbenchKernelSpecManager
-
-        return WorkbenchKernelSpecManager(environments_dir=environments_dir)
-    except Exception:  # environments package unavailable
-        from jupyter_client.kernelspec import KernelSpecManager
-
-        return KernelSpecManager()
-
-
-def _workbench_environment_python(name: str, environments_dir: str | None) -> str | None:
-    """The interpreter of a workbench environment named ``name`` (py3/tf2), if it is one."""
-    try:
-        from ..environments import SPECS, environment_info
-    except Exception:
-        return None
-    if name not in SPECS:
-        return None
-    info = environment_info(name, environments_dir)
-    if not info.get("ready"):
-        raise JobError(f"Environment {name!r} is not ready: {info.get('message', '')}".strip())
-    from ..environments.overlay import user_python
-
-    # a shared, read-only environment: the user's overlay (their own %pip installs included)
-    return user_python(name, info["path"])
-
-
-def _workbench_environment_kernel(name: str) -> str | None:
-    try:
-        from ..environments import SPECS
-    except Exception:
-        return None
-    spec = SPECS.get(name)
-    return spec.kernel_name if spec is not None else None
-
-
-def _is_executable(path: str) -> bool:
-    return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
 # -- the manager ---------------------------------------------------------------------------
@@ -221,87 +127,15 @@ class JobManager:
 
     def resolve_path(self, path: str) -> tuple[Path, str]:
         """``path`` as an absolute file and as it is shown; JobError when unusable."""
-        if not isinstance(path, str) or not path.strip() or "\x00" in path:
-            raise JobError("The job path is empty or invalid.")
-        if self.root_dir is not None:
-            if os.path.isabs(path):
-                raise JobError(f"The job path must be relative to the server root: {path!r}.")
-            full = Path(os.path.realpath(self.root_dir / path))
-            if os.path.commonpath([full, self.root_dir]) != str(self.root_dir):
-                raise JobError(f"The job path {path!r} is outside the server root.")
-            shown = path.strip("/")
-        else:
-            full = Path(os.path.realpath(os.path.expanduser(path)))
-            shown = str(full)
-        try:
-            is_file = full.is_file()
-        except OSError as e:  # a name too long, a loop: what was asked for cannot exist
-            raise JobError(f"The job path {path!r} cannot be used: {e.strerror}.") from None
-        if not is_file:
-            raise JobError(f"No file {path!r} to run.")
-        if full.suffix.lower() not in KINDS:
-            raise JobError(
-                f"Cannot run {path!r} as a job: use a notebook (.ipynb), a Python script (.py) "
-                "or a shell script (.sh)."
-            )
-        return full, shown
+        return targets.resolve_path(path, self.root_dir)
 
     def _script_python(self, environment: str | None) -> str:
-        """The interpreter for a script job: a path, a workbench environment or a kernel."""
-        if not environment:
-            return sys.executable
-        if os.sep in environment or environment.startswith("~"):
-            python = os.path.expanduser(environment)
-            if (
-                self.root_dir is not None
-                and os.path.realpath(python) not in self.allowed_interpreters
-            ):
-                raise JobError(
-                    f"Environment {environment!r} is not one of the known environments: use "
-                    "py3/tf2 or a Python kernel name (an administrator may allow more "
-                    "interpreters with c.Workbench.job_interpreters)."
-                )
-            if not _is_executable(python):
-                raise JobError(f"Environment {environment!r} is not an executable interpreter.")
-            return python
-        python = _workbench_environment_python(environment, self.environments_dir)
-        if python:
-            return python
-        try:
-            spec = _kernel_spec_manager(self.environments_dir).get_kernel_spec(environment)
-        except Exception:
-            spec = None
-        if spec is not None and spec.argv and "python" in os.path.basename(spec.argv[0]):
-            python = spec.argv[0]
-            if not os.path.isabs(python):
-                python = shutil.which(python) or python
-            return python
-        found = shutil.which(environment) if self.root_dir is None else None
-        if found and "python" in os.path.basename(found):
-            return found
-        raise JobError(
-            f"Unknown environment {environment!r}: use a Python kernel name "
-            "(jupyter kernelspec list), py3/tf2, or the path of a Python interpreter."
+        return targets.script_python(
+            environment,
+            root_dir=self.root_dir,
+            allowed_interpreters=self.allowed_interpreters,
+            environments_dir=self.environments_dir,
         )
-
-    def _notebook_kernel(self, notebook: Path, environment: str | None) -> str:
-        """The kernel that runs a notebook: the chosen one, else the notebook's own."""
-        kernel = environment
-        if kernel:
-            kernel = _workbench_environment_kernel(kernel) or kernel
-        else:
-            try:
-                import nbformat
-
-                nb = nbformat.read(str(notebook), as_version=4)
-            except Exception as e:
-                raise JobError(f"Cannot read the notebook {notebook.name!r}: {e}") from None
-            kernel = nb.metadata.get("kernelspec", {}).get("name") or "python3"
-        specs = _kernel_spec_manager(self.environments_dir).find_kernel_specs()
-        if kernel not in specs:
-            known = ", ".join(sorted(specs)) or "none"
-            raise JobError(f"No kernel named {kernel!r} to run the notebook (kernels: {known}).")
-        return kernel
 
     def submit(self, path: str, environment: str | None = None, *, name: str | None = None) -> Job:
         """Start a notebook or script job; returns it in state ``running``."""
@@ -313,7 +147,7 @@ class JobManager:
         env: dict[str, str] = {}
         output = None
         if kind == "notebook":
-            kernel = self._notebook_kernel(full, environment)
+            kernel = targets.notebook_kernel(full, environment, self.environments_dir)
             out_full = full.with_name(full.name[: -len(full.suffix)] + ".output.ipynb")
             argv = [
                 self.python,
