@@ -24,6 +24,9 @@ Progress: ``progress(event)`` receives dicts ``{"environment", "stage", "kind": 
 "message", "step", "steps", "elapsed_s"}``; pip's and venv's output lines come as ``kind:
 "output"``. An exception raised by the callback stops pip (the environment is then reported as not
 ready and the next create resumes).
+
+Running the commands (venv, pip, the probe) and explaining pip's failures is
+:mod:`.commands`; this module decides what to run.
 """
 
 from __future__ import annotations
@@ -31,18 +34,16 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import time
-from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 
 from ..atomic import write_atomic
-from . import _paths
+from . import _paths, commands
 from ._lock import env_lock
+from .commands import ProgressCallback, format_progress  # noqa: F401 - re-exported
 from .discovery import environment_info, read_marker
 from .errors import WorkbenchEnvError
 from .registration import register_kernelspec, unregister_kernelspecs
@@ -56,10 +57,7 @@ from .spec import (
 )
 from .templates import find_template, write_kernelspec
 
-ProgressCallback = Callable[[dict], None]
-
 PTH_NAME = "jupyter_workbench_kernel_side.pth"
-_PROBE = Path(__file__).with_name("_probe.py")
 
 # Rough disk needs of a fresh environment (checked before starting, with a margin).
 _NEEDED_MB = {"py3": 400, "tf2": 2500, "tf2-gpu": 8000}
@@ -68,245 +66,6 @@ _NEEDED_MB = {"py3": 400, "tf2": 2500, "tf2-gpu": 8000}
 def workbench_package_dir() -> Path:
     """The ``jupyter_workbench`` package directory of the running installation."""
     return Path(__file__).resolve().parents[1]
-
-
-class _Emitter:
-    def __init__(self, name: str, progress: ProgressCallback | None, steps: int) -> None:
-        self.name = name
-        self.progress = progress
-        self.steps = steps
-        self.step = 0
-        self.stage = "check"
-        self.t0 = time.monotonic()
-
-    def begin(self, stage: str, message: str) -> None:
-        self.step += 1
-        self.stage = stage
-        self._send("step", message)
-
-    def info(self, message: str) -> None:
-        self._send("step", message)
-
-    def output(self, line: str) -> None:
-        self._send("output", line)
-
-    def _send(self, kind: str, message: str) -> None:
-        if self.progress is None:
-            return
-        self.progress(
-            {
-                "environment": self.name,
-                "stage": self.stage,
-                "kind": kind,
-                "message": message,
-                "step": self.step,
-                "steps": self.steps,
-                "elapsed_s": round(time.monotonic() - self.t0, 2),
-            }
-        )
-
-
-def format_progress(event: dict) -> str:
-    """A one-line rendering of a progress event, for a terminal."""
-    if event.get("kind") == "output":
-        return f"    {event.get('message', '')}"
-    return (
-        f"[{event.get('environment')} {event.get('step')}/{event.get('steps')} "
-        f"{event.get('stage')}] {event.get('message', '')}"
-    )
-
-
-def _clean_env(env_dir: Path | None) -> dict[str, str]:
-    env = dict(os.environ)
-    for key in (
-        "PYTHONPATH",
-        "PYTHONHOME",
-        "PYTHONEXECUTABLE",
-        "PYTHONSTARTUP",
-        "__PYVENV_LAUNCHER__",
-        "PIP_USER",
-        "PIP_TARGET",
-        "PIP_PREFIX",
-        "PIP_ROOT",
-        "PIP_PYTHON",
-        "PIP_REQUIRE_VIRTUALENV",
-    ):
-        env.pop(key, None)
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONIOENCODING"] = "utf-8"
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    env["PIP_NO_INPUT"] = "1"
-    if env_dir is not None:
-        env["VIRTUAL_ENV"] = str(env_dir)
-        env["PATH"] = str(_paths.bin_dir(env_dir)) + os.pathsep + env.get("PATH", "")
-    return env
-
-
-def _run(cmd: list[str], emit: _Emitter, env: dict[str, str]) -> tuple[int, list[str]]:
-    """Run ``cmd``, streaming its combined output line by line; returns (rc, last lines)."""
-    tail: deque[str] = deque(maxlen=400)
-    try:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            bufsize=1,
-        )
-    except OSError as exc:
-        return 127, [f"{cmd[0]}: {exc}"]
-    try:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.rstrip("\r\n")
-            tail.append(line)
-            emit.output(line)
-        rc = proc.wait()
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    return rc, list(tail)
-
-
-_NETWORK_PATTERNS = re.compile(
-    r"NewConnectionError|Failed to establish a new connection|Connection refused|"
-    r"ConnectTimeoutError|Connection to .* timed out|Read timed out|"
-    r"Temporary failure in name resolution|Name or service not known|nodename nor servname|"
-    r"Network is unreachable|No route to host|ProxyError|Cannot connect to proxy|"
-    r"SSLError|CERTIFICATE_VERIFY_FAILED|RemoteDisconnected|ConnectionResetError",
-)
-
-
-def _indexes_from_output(lines: list[str]) -> str:
-    for line in lines:
-        if line.startswith("Looking in indexes:"):
-            return line.split(":", 1)[1].strip()
-    if os.environ.get("PIP_INDEX_URL"):
-        return os.environ["PIP_INDEX_URL"]
-    return "the configured package index"
-
-
-def _pip_failure(name: str, what: str, rc: int, lines: list[str]) -> WorkbenchEnvError:
-    text = "\n".join(lines)
-    details = "\n".join(lines[-40:])
-    resume = f"then run `jupyter workbench env create {name}` again (it resumes where it stopped)."
-    not_found = re.findall(r"No matching distribution found for (\S+)", text)
-    net = [ln.strip() for ln in lines if _NETWORK_PATTERNS.search(ln)]
-    if "No space left on device" in text:
-        return WorkbenchEnvError(
-            f"Installing {what} into {name} failed: no space left on the device holding the "
-            f"environments directory; free some space, {resume}",
-            environment=name,
-            kind="disk-full",
-            details=details,
-        )
-    if net:
-        reason = net[-1]
-        m = re.search(
-            r"(\[Errno [^\]]+\][^')\"]*|Connection refused|timed out|"
-            r"Temporary failure in name resolution|Name or service not known|"
-            r"Network is unreachable|CERTIFICATE_VERIFY_FAILED)",
-            reason,
-        )
-        reason = m.group(1).strip() if m else reason[-160:]
-        return WorkbenchEnvError(
-            f"Could not reach the package index ({_indexes_from_output(lines)}) while installing "
-            f"{what} into {name}: {reason}. Check the network, the proxy (HTTPS_PROXY) or "
-            f"PIP_INDEX_URL / pip.conf; {resume}",
-            environment=name,
-            kind="registry-unreachable",
-            details=details,
-        )
-    if not_found:
-        no_index = "Ignoring indexes" in text or os.environ.get("PIP_NO_INDEX", "").lower() in (
-            "1",
-            "true",
-            "yes",
-            "on",
-        )
-        where = (
-            "the package index is disabled (PIP_NO_INDEX / --no-index) and no local wheel "
-            "(--find-links) provides it"
-            if no_index
-            else f"the package index ({_indexes_from_output(lines)}) has no release of it for "
-            f"Python {sys.version_info[0]}.{sys.version_info[1]} on this platform"
-        )
-        return WorkbenchEnvError(
-            f"pip could not find {not_found[0]} for {name}: {where}. Check the package index "
-            f"settings (PIP_INDEX_URL, PIP_NO_INDEX, pip.conf); {resume}",
-            environment=name,
-            kind="registry-unreachable" if no_index else "no-distribution",
-            details=details,
-        )
-    last = next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
-    return WorkbenchEnvError(
-        f"pip failed (exit {rc}) while installing {what} into {name}: {last[:300]}; {resume}",
-        environment=name,
-        kind="pip-failed",
-        details=details,
-    )
-
-
-def _probe(
-    env_dir: Path,
-    spec: EnvironmentSpec,
-    *,
-    deep: bool = False,
-    imports: tuple[str, ...] = (),
-    timeout: float = 600,
-) -> dict | None:
-    """Run the probe inside the environment; None when its interpreter cannot run at all."""
-    args = {
-        "packages": list(spec.key_packages),
-        "modules": list(spec.import_checks),
-        "imports": list(imports),
-        "deep": deep,
-    }
-    env = _clean_env(env_dir)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        out = subprocess.run(
-            [str(_paths.python_path(env_dir)), "-I", str(_PROBE), json.dumps(args)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    for line in reversed(out.stdout.splitlines()):
-        if line.startswith("@@PROBE@@"):
-            try:
-                return json.loads(line[len("@@PROBE@@") :])
-            except ValueError:
-                return None
-    return None
-
-
-def _interpreter_ok(env_dir: Path) -> bool:
-    py = _paths.python_path(env_dir)
-    if not (env_dir / "pyvenv.cfg").is_file() or not py.exists():
-        return False
-    try:
-        out = subprocess.run(
-            [str(py), "-I", "-c", "import pip, sys; print(sys.prefix)"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=_clean_env(env_dir),
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return out.returncode == 0
 
 
 def _ensure_link(env_dir: Path) -> Path:
@@ -416,7 +175,7 @@ def create_environment(
     fingerprint = spec.fingerprint(use_gpu)
     env_dir = root / name
     steps = 7
-    emit = _Emitter(name, progress, steps)
+    emit = commands.Emitter(name, progress, steps)
     t0 = time.monotonic()
 
     def waiting() -> None:
@@ -426,7 +185,7 @@ def create_environment(
         emit.begin("check", f"checking {env_dir}")
         marker = read_marker(env_dir)
         if marker is not None and not force and marker.get("fingerprint") == fingerprint:
-            probe = _probe(env_dir, spec)
+            probe = commands.probe(env_dir, spec)
             if (
                 probe is not None
                 and not probe["missing_modules"]
@@ -476,12 +235,14 @@ def create_environment(
         if force and existed:
             emit.info(f"removing {env_dir} to rebuild it from scratch")
             shutil.rmtree(env_dir)
-        if not _interpreter_ok(env_dir):
+        if not commands.interpreter_ok(env_dir):
             if env_dir.exists():
                 emit.info("the interpreter is broken or half-created; rebuilding it")
                 shutil.rmtree(env_dir)
-            rc, lines = _run([sys.executable, "-m", "venv", str(env_dir)], emit, _clean_env(None))
-            if rc != 0 or not _interpreter_ok(env_dir):
+            rc, lines = commands.run(
+                [sys.executable, "-m", "venv", str(env_dir)], emit, commands.clean_env(None)
+            )
+            if rc != 0 or not commands.interpreter_ok(env_dir):
                 raise WorkbenchEnvError(
                     f"Creating the virtual environment {env_dir} with {sys.executable} failed "
                     f"(exit {rc}): {(lines or [''])[-1][:300]}. On Debian/Ubuntu the python3-venv "
@@ -498,29 +259,29 @@ def create_environment(
         emit.info(f"jupyter_workbench -> {pkg}")
 
         py = str(_paths.python_path(env_dir))
-        penv = _clean_env(env_dir)
+        penv = commands.clean_env(env_dir)
         pip = [py, "-m", "pip"]
         emit.begin("pip", "installing " + " ".join(plan["requirements"]))
         if plan["uninstall_first"]:
             present = _probe_dists(env_dir, plan["uninstall_first"])
             if present:
                 emit.info("removing the other TensorFlow build: " + " ".join(present))
-                rc, lines = _run([*pip, "uninstall", "-y", *present], emit, penv)
+                rc, lines = commands.run([*pip, "uninstall", "-y", *present], emit, penv)
                 if rc != 0:
-                    raise _pip_failure(name, "(uninstall) " + " ".join(present), rc, lines)
+                    raise commands.pip_failure(name, "(uninstall) " + " ".join(present), rc, lines)
         cmd = [*pip, "install", "--progress-bar", "off", *plan["requirements"]]
-        rc, lines = _run(cmd, emit, penv)
+        rc, lines = commands.run(cmd, emit, penv)
         if rc != 0:
-            raise _pip_failure(name, ", ".join(plan["requirements"]), rc, lines)
+            raise commands.pip_failure(name, ", ".join(plan["requirements"]), rc, lines)
         if plan["nodeps_requirements"]:
             emit.info("installing (--no-deps) " + " ".join(plan["nodeps_requirements"]))
             cmd = [*pip, "install", "--progress-bar", "off", "--no-deps"]
-            rc, lines = _run([*cmd, *plan["nodeps_requirements"]], emit, penv)
+            rc, lines = commands.run([*cmd, *plan["nodeps_requirements"]], emit, penv)
             if rc != 0:
-                raise _pip_failure(name, ", ".join(plan["nodeps_requirements"]), rc, lines)
+                raise commands.pip_failure(name, ", ".join(plan["nodeps_requirements"]), rc, lines)
 
         emit.begin("verify", "checking every installed package's files")
-        probe = _probe(env_dir, spec, deep=True)
+        probe = commands.probe(env_dir, spec, deep=True)
         if probe is None:
             raise WorkbenchEnvError(
                 f"{name}'s interpreter does not run after installation; run `jupyter "
@@ -540,16 +301,18 @@ def create_environment(
             reqs = [f"{b['name']}=={b['version']}" for b in named]
             if reqs:
                 cmd = [*pip, "install", "--progress-bar", "off", "--force-reinstall", "--no-deps"]
-                rc, lines = _run([*cmd, *reqs], emit, penv)
+                rc, lines = commands.run([*cmd, *reqs], emit, penv)
                 if rc != 0:
-                    raise _pip_failure(name, ", ".join(reqs), rc, lines)
+                    raise commands.pip_failure(name, ", ".join(reqs), rc, lines)
             if len(named) != len(probe["broken"]):
                 cmd = [*pip, "install", "--progress-bar", "off", *plan["requirements"]]
-                rc, lines = _run(cmd, emit, penv)
+                rc, lines = commands.run(cmd, emit, penv)
                 if rc != 0:
-                    raise _pip_failure(name, ", ".join(plan["requirements"]), rc, lines)
+                    raise commands.pip_failure(name, ", ".join(plan["requirements"]), rc, lines)
         emit.info("importing " + ", ".join(spec.import_checks))
-        probe = _probe(env_dir, spec, deep=bool(probe["broken"]), imports=spec.import_checks)
+        probe = commands.probe(
+            env_dir, spec, deep=bool(probe["broken"]), imports=spec.import_checks
+        )
         problems = []
         if probe is None:
             problems.append("the interpreter does not run")
@@ -619,7 +382,7 @@ def _probe_dists(env_dir: Path, dists: list[str]) -> list[str]:
             capture_output=True,
             text=True,
             timeout=120,
-            env=_clean_env(env_dir),
+            env=commands.clean_env(env_dir),
             check=False,
         )
     except (OSError, subprocess.SubprocessError):

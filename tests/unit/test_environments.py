@@ -20,12 +20,12 @@ from jupyter_client.kernelspec import NoSuchKernel
 from jupyter_workbench import environments as envs
 from jupyter_workbench.environments import _paths, templates
 from jupyter_workbench.environments._lock import env_lock
+from jupyter_workbench.environments.commands import interpreter_ok, pip_failure
 from jupyter_workbench.environments.kernelspecs import (
     EnvironmentKernelUnavailable,
     WorkbenchKernelSpecManager,
     install_kernelspecs,
 )
-from jupyter_workbench.environments.provision import _interpreter_ok, _pip_failure
 from jupyter_workbench.environments.spec import MARKER_NAME
 
 try:
@@ -375,21 +375,21 @@ def test_pip_failure_messages():
         "(from versions: none)",
         "ERROR: No matching distribution found for ipykernel>=6.29",
     ]
-    err = _pip_failure("py3", "ipykernel", 1, refused)
+    err = pip_failure("py3", "ipykernel", 1, refused)
     assert err.kind == "registry-unreachable"
     assert "Could not reach the package index (http://127.0.0.1:9/simple/)" in str(err)
     assert "Connection refused" in str(err) and "env create py3" in str(err)
     assert "NewConnectionError" in err.details
 
     missing = refused[:1] + refused[2:]
-    err = _pip_failure("tf2", "tensorflow-cpu", 1, missing)
+    err = pip_failure("tf2", "tensorflow-cpu", 1, missing)
     assert err.kind in ("no-distribution", "registry-unreachable")
     assert "ipykernel>=6.29" in str(err)
 
-    err = _pip_failure("tf2", "x", 1, ["ERROR: [Errno 28] No space left on device"])
+    err = pip_failure("tf2", "x", 1, ["ERROR: [Errno 28] No space left on device"])
     assert err.kind == "disk-full"
 
-    err = _pip_failure("tf2", "x", 2, ["something odd happened"])
+    err = pip_failure("tf2", "x", 2, ["something odd happened"])
     assert err.kind == "pip-failed" and "something odd happened" in str(err)
 
 
@@ -409,8 +409,8 @@ def test_half_created_interpreter_is_detected(tmp_path):
     # Given a venv killed during `python -m venv` (interpreter there, pip never installed)
     env = make_fake_env(tmp_path, "py3", ready=False)
     # Then it is not considered usable (create rebuilds it from scratch)
-    assert _interpreter_ok(env) is False
-    assert _interpreter_ok(tmp_path / "nothing") is False
+    assert interpreter_ok(env) is False
+    assert interpreter_ok(tmp_path / "nothing") is False
 
 
 def test_read_only_environments_dir_is_a_clear_error(tmp_path):
