@@ -235,6 +235,35 @@ class ObjectRecord:
     restore_ready: float = 0.0  # cold classes: epoch a requested restore completes (0: none)
     restore_until: float = 0.0  # ... and the epoch its restored copy expires
 
+    @classmethod
+    def from_body(
+        cls,
+        key: str,
+        body: Ingested,
+        *,
+        etag: str | None = None,
+        content_type: str = "application/octet-stream",
+        object_type: str = "Normal",
+        meta: dict | None = None,
+        tags: dict | None = None,
+        **fields,
+    ) -> ObjectRecord:
+        """A new version of ``key`` holding ``body``, modified now: its size and CRC-64, its
+        MD5 as the ETag unless ``etag`` is given (a copy keeps its source's, a multipart
+        upload has its own); ``meta`` and ``tags`` are copied."""
+        return cls(
+            key,
+            body.size,
+            etag if etag is not None else body.md5.hex().upper(),
+            body.crc64,
+            time.time(),
+            content_type,
+            object_type,
+            dict(meta or {}),
+            tags=dict(tags or {}),
+            **fields,
+        )
+
     @property
     def frozen(self) -> bool:
         """A cold object whose bytes cannot be read now (no completed, unexpired restore)."""

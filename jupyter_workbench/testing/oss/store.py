@@ -27,6 +27,7 @@ import time
 import uuid
 from dataclasses import replace
 
+from .listing import list_page
 from .records import (
     CHUNK,
     COLD_CLASSES,
@@ -38,7 +39,6 @@ from .records import (
     ReadFn,
     SortedKeys,
     _file_exists,
-    _next_after_prefix,
     check_storage_class,
     crc64,
     no_such_bucket,
@@ -284,17 +284,13 @@ class ObjectStore(MultipartStore):
             raise OSSServiceError(
                 400, "InvalidDigest", "The Content-MD5 you specified is not valid."
             )
-        rec = ObjectRecord(
+        rec = ObjectRecord.from_body(
             key,
-            body.size,
-            body.md5.hex().upper(),
-            body.crc64,
-            time.time(),
-            content_type,
-            "Normal",
-            dict(meta or {}),
+            body,
+            content_type=content_type,
+            meta=meta,
+            tags=tags,
             acl=acl,
-            tags=dict(tags or {}),
             storage_class=storage_class or bucket.storage_class,
         )
         with bucket.lock:
@@ -465,16 +461,14 @@ class ObjectStore(MultipartStore):
                 body = Ingested(rec.size, b"", rec.crc64, path=path)
             else:
                 body = Ingested(rec.size, b"", rec.crc64, data=f.read())
-        new = ObjectRecord(
+        new = ObjectRecord.from_body(
             dst_key,
-            rec.size,
-            rec.etag,
-            rec.crc64,
-            time.time(),
-            content_type if content_type is not None else rec.content_type,
-            rec.object_type if rec.object_type != "Appendable" else "Normal",
-            dict(meta) if meta is not None else dict(rec.meta),
-            tags=dict(tags) if tags is not None else dict(rec.tags),
+            body,
+            etag=rec.etag,
+            content_type=content_type if content_type is not None else rec.content_type,
+            object_type=rec.object_type if rec.object_type != "Appendable" else "Normal",
+            meta=meta if meta is not None else rec.meta,
+            tags=tags if tags is not None else rec.tags,
             storage_class=storage_class or dst.storage_class,
         )
         with dst.lock:
@@ -510,16 +504,13 @@ class ObjectStore(MultipartStore):
                 )
             body = self.ingest(bucket, read, crc_init=rec.crc64 if rec else 0)
             if rec is None:
-                new = ObjectRecord(
+                new = ObjectRecord.from_body(
                     key,
-                    body.size,
-                    body.md5.hex().upper(),
-                    body.crc64,
-                    time.time(),
-                    content_type,
-                    "Appendable",
-                    dict(meta or {}),
-                    tags=dict(tags or {}),
+                    body,
+                    content_type=content_type,
+                    object_type="Appendable",
+                    meta=meta,
+                    tags=tags,
                 )
                 return self._commit(bucket, new, body)
             if bucket.directory is not None:
@@ -559,49 +550,11 @@ class ObjectStore(MultipartStore):
         marker: str = "",
         max_keys: int = 100,
     ) -> ListResult:
-        """One page of keys > ``marker`` under ``prefix``, rolled up at ``delimiter``.
-
-        Each run of keys sharing a common prefix is skipped with one bisect, so a page costs
-        O(page + log n) whatever the number of keys below the prefix.
-        """
+        """One page of keys > ``marker`` under ``prefix``, rolled up at ``delimiter``
+        (:func:`.listing.list_page`)."""
         bucket = self.bucket(bucket_name)
-        objects: list[ObjectRecord] = []
-        prefixes: list[str] = []
-        truncated = False
-        last = ""
         with bucket.lock:
-            if marker >= prefix:
-                start, inclusive = marker, False
-            else:
-                start, inclusive = prefix, True
-            while True:
-                jump = None
-                for key in bucket.keys.iter_from(start, inclusive):
-                    if not key.startswith(prefix):
-                        break
-                    if delimiter:
-                        idx = key.find(delimiter, len(prefix))
-                        if idx >= 0:
-                            cp = key[: idx + len(delimiter)]
-                            jump = _next_after_prefix(cp)
-                            if cp <= marker:
-                                break  # already returned on an earlier page
-                            if len(objects) + len(prefixes) >= max_keys:
-                                truncated = True
-                                jump = None
-                                break
-                            prefixes.append(cp)
-                            last = cp
-                            break
-                    if len(objects) + len(prefixes) >= max_keys:
-                        truncated = True
-                        break
-                    objects.append(bucket.objects[key])
-                    last = key
-                if jump is None:
-                    break
-                start, inclusive = jump, True
-        return ListResult(objects, prefixes, truncated, last if truncated else "")
+            return list_page(bucket, prefix, delimiter, marker, max_keys)
 
     def keys(self, bucket_name: str) -> list[str]:
         bucket = self.bucket(bucket_name)

@@ -247,15 +247,13 @@ class MultipartStore:
             size = len(data)
             body = Ingested(size, b"", crc, data=data)
         etag = f"{hashlib.md5(md5s).hexdigest().upper()}-{len(chosen)}"
-        rec = ObjectRecord(
+        rec = ObjectRecord.from_body(
             key,
-            size,
-            etag,
-            crc,
-            time.time(),
-            upload.content_type,
-            "Multipart",
-            upload.meta,
+            body,
+            etag=etag,
+            content_type=upload.content_type,
+            object_type="Multipart",
+            meta=upload.meta,
             tags=upload.tags,
             acl=upload.acl,
             storage_class=upload.storage_class,
