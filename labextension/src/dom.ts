@@ -64,27 +64,6 @@ export function button(label: string, options: IButtonOptions = {}): HTMLButtonE
   return el;
 }
 
-/**
- * Repaint the text boxes under `node` that hold a value. Chromium does not invalidate the
- * painted text of an `<input>` when only inherited theme colours change: after a switch to
- * the dark theme a box that already had a value (the Export panel's "Signature") stayed a
- * white box with dark text, although its computed colours were the dark theme's. Setting
- * the value again repaints it (selection kept).
- */
-export function repaintFields(node: HTMLElement): void {
-  for (const input of node.querySelectorAll<HTMLInputElement>('input')) {
-    if (!input.value || input.type === 'checkbox' || input.type === 'radio') {
-      continue;
-    }
-    const { value, selectionStart, selectionEnd } = input;
-    input.value = '';
-    input.value = value;
-    if (document.activeElement === input && selectionStart !== null) {
-      input.setSelectionRange(selectionStart, selectionEnd);
-    }
-  }
-}
-
 /** A text input inside a `jp-InputGroup`; returns the wrapper and the input. */
 export function textInput(
   label: string,

@@ -6,14 +6,13 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, IThemeManager, showErrorMessage } from '@jupyterlab/apputils';
+import { ICommandPalette, showErrorMessage } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
-import { repaintFields } from './dom';
 import { ExportPanel } from './exportPanel';
 import { WorkbenchSidebar } from './sidebar';
 import { environmentsPlugins } from './environments';
@@ -37,8 +36,7 @@ const plugin: JupyterFrontEndPlugin<IWorkbenchSidebar> = {
     INotebookTracker,
     ISettingRegistry,
     ITranslator,
-    IStateDB,
-    IThemeManager
+    IStateDB
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -48,8 +46,7 @@ const plugin: JupyterFrontEndPlugin<IWorkbenchSidebar> = {
     notebooks: INotebookTracker | null,
     settingRegistry: ISettingRegistry | null,
     translator: ITranslator | null,
-    state: IStateDB | null,
-    themes: IThemeManager | null
+    state: IStateDB | null
   ): IWorkbenchSidebar => {
     translator = translator ?? nullTranslator;
     const trans = translator.load(TRANSLATION_DOMAIN);
@@ -59,11 +56,6 @@ const plugin: JupyterFrontEndPlugin<IWorkbenchSidebar> = {
       openOnStart: false
     };
     const sidebar = new WorkbenchSidebar({ translator, state });
-    // Chromium keeps a text box's value painted in the previous theme's colours (a white box
-    // in the dark theme): repaint the sidebar's boxes once the new theme applies.
-    themes?.themeChanged.connect(() => {
-      requestAnimationFrame(() => repaintFields(sidebar.node));
-    });
     const selectedPath = (): string | null => {
       const item = fileBrowser?.selectedItems().next();
       return item && !item.done ? item.value.path : null;

@@ -137,8 +137,17 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+def device_scale_factor() -> float:
+    """Device pixels per CSS pixel of the test page; a module that writes the screenshots
+    reviewers read overrides it with 2 (see test_screenshots.py)."""
+    return 1
+
+
+@pytest.fixture
+def page(browser, request, device_scale_factor):
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 900}, device_scale_factor=device_scale_factor
+    )
     pg = context.new_page()
     pg.set_default_timeout(30_000)
     yield pg
