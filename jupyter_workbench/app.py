@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Int, List, Unicode, default
+from traitlets import Bool, Float, Int, List, Unicode, default
 
 from ._version import __version__
 from .session.activity import SessionPolicy
@@ -102,6 +102,14 @@ class Workbench(ExtensionApp):
         config=True,
         help="Interpreter paths a background job may name as its environment besides the "
         "workbench environments and Python kernels (none by default: no /bin/sh).",
+    )
+    job_retention_days = Float(
+        7.0,
+        config=True,
+        help="Days a finished background job (notebook, script, export, environment creation) "
+        "is kept with its log; older ones are removed at server start and every hour. "
+        "0 keeps every job. Files a job wrote outside its record (a notebook's executed copy, "
+        "an exported model) are never removed.",
     )
     max_body_size = Int(
         1 << 20,
@@ -197,6 +205,7 @@ class Workbench(ExtensionApp):
         # One background-task model: exports and environment creations are jobs of this
         # manager (detached, on disk), and their REST APIs are views of those jobs.
         self.jobs = self.job_manager()
+        self.jobs.start_retention()  # old finished jobs go now and every hour, off the loop
         self.exports = self._export_service()
         self.environments = self._environment_service()
         from .serving.manager import ServingService
@@ -263,12 +272,18 @@ class Workbench(ExtensionApp):
         from .session.jobs import JobManager
 
         mounts = self.mounts
+        retention = self.job_retention_days
+        if retention < 0:
+            self.log.error("job_retention_days must be 0 (keep) or more; using 7.")
+            retention = 7.0
         return JobManager(
             root_dir=self.root_dir,
             environments_dir=self.environments_dir,
             allowed_interpreters=self.job_interpreters,
             # what a job shows never holds a mount's secret (a job may print its options)
             secrets=mounts.registry.credentials.values if mounts is not None else None,
+            retention_days=retention,
+            logger=self.log,
         )
 
     def _mount_service(self):
@@ -337,6 +352,8 @@ class Workbench(ExtensionApp):
     async def stop_extension(self):
         # Model servers and mounts are stopped (they live with this process); jobs (notebooks,
         # scripts, exports, environment creations) outlive it.
+        if self.jobs is not None:
+            self.jobs.stop_retention()
         if self.serving is not None:
             self.serving.stop_all()
         if self.mounts is not None:

@@ -4,6 +4,7 @@ Jobs run detached from the server (their own session and process group), so noth
 stops them: not a closed browser, not an expired login, not a server shutdown. The listing
 also shows the server's exports (kind ``export``) and environment creations (kind
 ``environment``), which are jobs of the same manager; POST starts notebooks and scripts only.
+DELETE cancels a running job; ``DELETE jobs/{id}?remove=true`` removes a finished one.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ class JobHandler(WorkbenchHandler):
 
     @web.authenticated
     async def delete(self, job_id: str):
+        """Cancel a running job; with ``?remove=true``, delete a finished one and its log
+        (409 while it runs)."""
+        remove = (self.get_argument("remove", None) or "false").lower()
+        if remove not in ("true", "false", "1", "0"):
+            raise web.HTTPError(400, "Query parameter 'remove' must be true or false.")
+        if remove in ("true", "1"):
+            job = await _off_loop(self.jobs.remove, job_id)
+            self.reply({**job.to_dict(), "removed": True})
+            return
         self.reply((await _off_loop(self.jobs.cancel, job_id)).to_dict())
 
 

@@ -90,8 +90,14 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rm(args: argparse.Namespace) -> int:
+    job = JobManager().remove(args.id)
+    print(f"Removed job {job.id} ({job.state}) and its log.")
+    return 0
+
+
 def add_job_commands(subparsers) -> None:
-    """Add ``job run|list|status|log|cancel`` to the ``jupyter workbench`` parser."""
+    """Add ``job run|list|status|log|cancel|rm`` to the ``jupyter workbench`` parser."""
     p = subparsers.add_parser(
         "job",
         help="background jobs: run notebooks and scripts detached from the browser",
@@ -130,3 +136,10 @@ def add_job_commands(subparsers) -> None:
     cancel = sub.add_parser("cancel", help="stop a running job (its whole process group)")
     cancel.add_argument("id")
     cancel.set_defaults(func=_cmd_cancel)
+
+    rm = sub.add_parser(
+        "rm",
+        help="remove a finished job and its log (the files it wrote elsewhere stay)",
+    )
+    rm.add_argument("id")
+    rm.set_defaults(func=_cmd_rm)

@@ -28,6 +28,11 @@ magic) sees the same jobs: a job is running while its runner's pid is alive with
 start time (so a reused pid is not mistaken for it). A runner that vanished without recording a
 result was killed from outside: the job is marked failed with that reason.
 
+Finished jobs are kept until removed: one by :meth:`JobManager.remove` (REST ``DELETE
+jobs/{id}?remove=true``, ``jupyter workbench job rm ID``), or all those that ended more than
+``retention_days`` ago by :meth:`JobManager.prune`, which the server runs at its start and every
+hour (``c.Workbench.job_retention_days``). Removing deletes the job's directory only.
+
 Nothing a job shows holds a secret: every job record, log and error message passes through
 ``redact.scrub`` (credentials in URLs, secret query parameters, and the values of ``secrets``,
 e.g. the mounts' keys and secrets the server passes) before it is stored or returned.
@@ -42,10 +47,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import asdict
@@ -89,6 +96,8 @@ class JobManager:
         python: str | None = None,
         allowed_interpreters: list[str] | None = None,
         secrets=None,
+        retention_days: float = 0,
+        logger=None,
     ):
         self.state_dir = Path(os.path.abspath(state_dir or default_state_dir()))
         self.jobs_dir = self.state_dir / "jobs"
@@ -105,6 +114,11 @@ class JobManager:
         # scrubbed from everything a job shows besides what redact.scrub finds by itself.
         self._secrets_source = secrets
         self._secrets_cache: tuple[float, list[str]] = (0.0, [])
+        # Finished jobs older than this are removed by prune() (the server's
+        # c.Workbench.job_retention_days; 0 keeps every job, as the CLI does).
+        self.retention_days = retention_days
+        self._logger = logger
+        self._sweeper: tuple[threading.Thread, threading.Event] | None = None
 
     def known_secrets(self) -> list[str]:
         """The values of ``secrets()`` (read at most once a second; [] if it fails)."""
@@ -477,3 +491,93 @@ class JobManager:
             os.killpg(pgid, sig)
         except ProcessLookupError:
             pass
+
+    # -- removing ------------------------------------------------------------------------
+
+    def remove(self, job_id: str) -> Job:
+        """Delete a finished job: its directory under the state dir (record, log, state, a
+        ``%%background`` cell). What the job wrote elsewhere stays: a notebook's executed copy
+        beside the notebook, an export's model, an environment. JobConflict (409) while it
+        runs: cancel it first. Returns the job as it was."""
+        job = self.get(job_id)
+        if not job.finished:
+            raise JobConflict(
+                f"Job {job_id} is still running: cancel it first "
+                f"(jupyter workbench job cancel {job_id}), then remove it."
+            )
+        self._delete(job_id)
+        return job
+
+    def _delete(self, job_id: str) -> None:
+        """Move the job's directory aside in one rename (a reader sees the whole job or
+        none: the hidden name is no job id), then delete it."""
+        trash = self.jobs_dir / f".removed-{job_id}-{uuid.uuid4().hex[:8]}"
+        try:
+            os.rename(self.jobs_dir / job_id, trash)
+        except FileNotFoundError:
+            raise JobNotFound(f"No job with id {job_id!r}.") from None
+        self._delete_trash(trash)
+
+    @staticmethod
+    def _delete_trash(trash: Path) -> None:
+        if trash.is_symlink():  # never follow a link out of the state dir
+            trash.unlink()
+        else:
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def prune(self, retention_days: float | None = None) -> list[str]:
+        """Remove the finished jobs (succeeded, failed, cancelled; notebooks, scripts, exports
+        and environment creations alike) that ended more than ``retention_days`` ago (default:
+        the manager's ``retention_days``; 0 keeps them all). A running job is never removed,
+        nor anything outside its directory (see :meth:`remove`). Returns the removed ids."""
+        days = self.retention_days if retention_days is None else retention_days
+        if not days or days <= 0 or not self.jobs_dir.is_dir():
+            return []
+        cutoff = time.time() - float(days) * 86400
+        removed = []
+        for job in self.list():
+            ended = job.ended_at if job.ended_at is not None else job.created_at
+            if job.finished and ended < cutoff:
+                try:
+                    self._delete(job.id)
+                except (JobNotFound, OSError):
+                    continue  # removed meanwhile by another manager
+                removed.append(job.id)
+        for entry in self.jobs_dir.glob(".removed-*"):  # left by a remover that was killed
+            self._delete_trash(entry)
+        if removed and self._logger is not None:
+            self._logger.info(
+                "Removed %d finished job(s) older than %s day(s): %s",
+                len(removed),
+                days,
+                ", ".join(removed),
+            )
+        return removed
+
+    def start_retention(self, interval: float = 3600.0) -> None:
+        """Prune now and then every ``interval`` seconds in a daemon thread (the server, from
+        its start until :meth:`stop_retention`); nothing when ``retention_days`` is 0."""
+        if not self.retention_days or self.retention_days <= 0 or self._sweeper is not None:
+            return
+        stop = threading.Event()
+
+        def sweep() -> None:
+            while True:
+                try:
+                    self.prune()
+                except Exception as err:  # noqa: BLE001 - a sweep that fails tries again later
+                    if self._logger is not None:
+                        self._logger.warning("Removing old jobs failed: %s", self.scrub(str(err)))
+                if stop.wait(interval):
+                    return
+
+        thread = threading.Thread(target=sweep, name="workbench-job-retention", daemon=True)
+        self._sweeper = (thread, stop)
+        thread.start()
+
+    def stop_retention(self) -> None:
+        if self._sweeper is not None:
+            thread, stop = self._sweeper
+            self._sweeper = None
+            stop.set()
+            thread.join(timeout=10)

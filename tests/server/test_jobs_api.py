@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import time
 
 import pytest
 from tornado.httpclient import HTTPClientError
@@ -223,3 +224,73 @@ async def test_a_notebook_job_log_has_the_cells_output_and_not_the_kernels_notic
     assert "epoch 1 loss 0.5\n" in text and "lr warning\n" in text, text
     assert text.count("Kernel is running over TCP") == 1, text
     assert notice + " (the cell)\n" in text, text
+
+
+async def test_remove_a_finished_job(jp_fetch, jp_root_dir):
+    # Given a finished job and a running one
+    (jp_root_dir / "ok.py").write_text("print('ok')\n")
+    (jp_root_dir / "long.sh").write_text("sleep 60\n")
+    _, job = await api(jp_fetch, method="POST", body={"path": "ok.py"})
+    await wait_done(jp_fetch, job["id"])
+    _, running = await api(jp_fetch, method="POST", body={"path": "long.sh"})
+
+    # When the user removes the finished one
+    response = await jp_fetch(
+        "workbench", "api", "jobs", job["id"], method="DELETE", params={"remove": "true"}
+    )
+
+    # Then it is gone with its log, and only the running one is listed
+    removed = json.loads(response.body)
+    assert response.code == 200 and removed["removed"] is True and removed["id"] == job["id"]
+    assert (await error(jp_fetch, job["id"]))[0] == 404
+    assert (await error(jp_fetch, job["id"], "log"))[0] == 404
+    _, jobs = await api(jp_fetch)
+    assert [j["id"] for j in jobs] == [running["id"]]
+    assert (jp_root_dir / "ok.py").is_file()
+    # and a running job is refused (cancel first), an unknown one is 404, a bad flag 400
+    for job_id, remove, status, message in [
+        (running["id"], "true", 409, "still running: cancel it first"),
+        ("0123456789ab", "true", 404, "No job"),
+        (running["id"], "maybe", 400, "'remove' must be true or false"),
+    ]:
+        with pytest.raises(HTTPClientError) as e:
+            await jp_fetch(
+                "workbench", "api", "jobs", job_id, method="DELETE", params={"remove": remove}
+            )
+        assert e.value.code == status
+        assert message in json.loads(e.value.response.body)["message"]
+    assert (await api(jp_fetch, running["id"]))[1]["state"] == "running"
+    _, cancelled = await api(jp_fetch, running["id"], method="DELETE")  # plain DELETE cancels
+    assert cancelled["state"] == "cancelled"
+
+
+@pytest.fixture
+def old_and_new_jobs(state_dir, tmp_path):
+    """Two finished jobs in the state dir before the server starts: one ended ten days ago
+    (its records say so; no test waits a week), one just now."""
+    from jupyter_workbench.session.jobs import JobManager
+
+    manager = JobManager(state_dir=state_dir)
+    (tmp_path / "ok.py").write_text("print('ok')\n")
+    old, new = (manager.wait(manager.submit(str(tmp_path / "ok.py")).id, 30) for _ in "12")
+    job_dir = manager.jobs_dir / old.id
+    then = time.time() - 10 * 86400
+    meta = json.loads((job_dir / "job.json").read_text())
+    (job_dir / "job.json").write_text(json.dumps({**meta, "created_at": then}))
+    state = json.loads((job_dir / "state.json").read_text())
+    (job_dir / "state.json").write_text(json.dumps({**state, "ended_at": then + 1}))
+    return old, new
+
+
+async def test_old_finished_jobs_are_removed_at_server_start(old_and_new_jobs, jp_fetch):
+    # Given the default retention (7 days) and a job that ended 10 days ago
+    old, new = old_and_new_jobs
+
+    # When the server has started, the old job and its directory go; the recent one stays
+    for _ in range(100):
+        _, jobs = await api(jp_fetch)
+        if [j["id"] for j in jobs] == [new.id]:
+            break
+        await asyncio.sleep(0.1)
+    assert [j["id"] for j in jobs] == [new.id]
+    assert (await error(jp_fetch, old.id))[0] == 404
