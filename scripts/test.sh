@@ -1,33 +1,50 @@
 #!/usr/bin/env bash
 # Set up everything and run the whole test suite: lint, unit + server tests, browser tests.
-# Extra arguments go to both pytest runs (e.g. -k export -x).
+# Extra arguments go to every pytest run (e.g. -k export -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Each phase's wall time, printed as it ends and again in a summary (also when a phase fails).
-PHASES=()
 T0=$SECONDS
 PHASE=""
 # CPU seconds (user + system) used so far by finished child processes: with the wall time it
 # shows whether a phase is CPU-bound (more workers will not help) or waiting (they will).
 TIMES=$(mktemp)
+STREAM=main # names this stream's scratch files (the background stream sets its own)
+PHASES=$TIMES.phases # one line per finished phase, from both streams (see below)
+: >"$PHASES"
 cpu_s() { # `times` in the shell itself (a $(...) subshell has no finished children)
-  times >"$TIMES"
-  awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%d", t }' "$TIMES"
+  times >"$TIMES.times.$STREAM"
+  awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%d", t }' "$TIMES.times.$STREAM"
 }
-phase_start() { PHASE=$1; PHASE_T=$SECONDS; cpu_s >"$TIMES.start"; PHASE_CPU=$(cat "$TIMES.start"); echo ">> $PHASE"; }
+phase_start() {
+  PHASE=$1
+  PHASE_T=$SECONDS
+  PHASE_AT=$((SECONDS - T0))
+  cpu_s >"$TIMES.start.$STREAM"
+  PHASE_CPU=$(cat "$TIMES.start.$STREAM")
+  echo ">> $PHASE"
+}
 phase_end() {
-  cpu_s >"$TIMES.end"
-  local cpu=$(($(cat "$TIMES.end") - PHASE_CPU))
-  PHASES+=("$(printf '%-24s %5ds  (%5ds CPU)%s' "$PHASE" $((SECONDS - PHASE_T)) "$cpu" "${1:-}")")
+  cpu_s >"$TIMES.end.$STREAM"
+  local cpu=$(($(cat "$TIMES.end.$STREAM") - PHASE_CPU))
+  printf '%-24s %5ds  (%5ds CPU, from %4ds)%s\n' "$PHASE" $((SECONDS - PHASE_T)) "$cpu" \
+    "$PHASE_AT" "${1:-}" >>"$PHASES"
   echo ">> $PHASE: $((SECONDS - PHASE_T)) s, $cpu s CPU${1:-}"
   PHASE=""
 }
+BACKGROUND=""
 summary() {
   local rc=$?
   [ -n "$PHASE" ] && phase_end "  (failed)"
-  echo ">> phase durations:"
-  printf '   %s\n' "${PHASES[@]}"
+  if [ -n "$BACKGROUND" ] && kill -0 "$BACKGROUND" 2>/dev/null; then
+    kill -- -"$BACKGROUND" 2>/dev/null || kill "$BACKGROUND" 2>/dev/null || true
+    wait "$BACKGROUND" 2>/dev/null || true
+    [ -f "$STREAM_LOG" ] && { echo ">> the waiting stream, stopped:"; cat "$STREAM_LOG"; }
+  fi
+  echo ">> phase durations (wall, CPU, start):"
+  sed 's/^/   /' "$PHASES"
   printf '   %-24s %5ds (exit %d)\n' total $((SECONDS - T0)) "$rc"
+  rm -f "$TIMES" "$TIMES".*
 }
 trap summary EXIT
 phase_start setup
@@ -60,44 +77,100 @@ fi
 export JUPYTER_WORKBENCH_TEST_ENVS=${JUPYTER_WORKBENCH_TEST_ENVS:-$HOME/.cache/jupyter-workbench/test-envs}
 
 phase_end
-phase_start lint
-ruff format --check .
-ruff check .
-(cd labextension && jlpm lint:check)
-# jest: the frontend's pure functions and its models against a real Jupyter server.
-(cd labextension && jlpm test)
-python scripts/translations.py --check  # every frontend string has its zh-CN translation
+# The phases. Two streams run at once: the CPU-bound one (lint, unit + server tests, other
+# projects' suites) in the foreground, and the one that mostly waits on browsers, kernels and a
+# hub (browser tests, then JupyterHub tests: ~45% and ~35% of a core) in the background; its
+# output is printed when it ends. WORKBENCH_TEST_SERIAL=1 runs every phase one after another.
 
-phase_end
-phase_start "unit and server tests"
-# Independent test files run in parallel (module fixtures stay in one worker: --dist loadfile);
-# most of their time is spent waiting on child processes, so 3 workers help on 2 cores.
-pytest tests/unit tests/server -p no:cacheprovider -n "${WORKBENCH_TEST_WORKERS:-3}" --dist loadfile \
-  --durations=15 "$@"
-phase_end
-phase_start "other projects' suites"
-# ossfs's own tests (from its PyPI sdist) and fsspec's abstract suites, against the OSS emulator.
-# Both mostly wait on the emulator's round trips, so ossfs's runs go on beside fsspec's.
-mkdir -p .cache
-python -m tests.thirdparty.ossfs_suite --impl both >.cache/ossfs-suite.log 2>&1 &
-OSSFS_SUITE=$!
-fsspec_rc=0
-pytest tests/thirdparty -p no:cacheprovider -q -n "${WORKBENCH_TEST_WORKERS:-3}" --dist loadscope "$@" ||
-  fsspec_rc=$?
-ossfs_rc=0
-wait "$OSSFS_SUITE" || ossfs_rc=$?
-cat .cache/ossfs-suite.log
-if [ "$fsspec_rc" != 0 ] || [ "$ossfs_rc" != 0 ]; then
-  echo ">> fsspec's suites exited $fsspec_rc, ossfs's suite $ossfs_rc" >&2
-  exit 1
+lint() {
+  phase_start lint
+  ruff format --check .
+  ruff check .
+  (cd labextension && jlpm lint:check)
+  # jest: the frontend's pure functions and its models against a real Jupyter server.
+  (cd labextension && jlpm test)
+  python scripts/translations.py --check # every frontend string has its zh-CN translation
+  phase_end
+}
+
+unit_and_server_tests() {
+  phase_start "unit and server tests"
+  # Independent test files run in parallel (module fixtures stay in one worker: --dist loadfile);
+  # much of their time is spent waiting on child processes, so 3 workers help on 2 cores.
+  pytest tests/unit tests/server -p no:cacheprovider -n "${WORKBENCH_TEST_WORKERS:-3}" \
+    --dist loadfile --durations=15 "$@"
+  phase_end
+}
+
+other_projects_suites() {
+  phase_start "other projects' suites"
+  # ossfs's own tests (from its PyPI sdist) and fsspec's abstract suites, against the OSS emulator.
+  # Both mostly wait on the emulator's round trips, so ossfs's runs go on beside fsspec's.
+  mkdir -p .cache
+  python -m tests.thirdparty.ossfs_suite --impl both >.cache/ossfs-suite.log 2>&1 &
+  local ossfs=$! fsspec_rc=0 ossfs_rc=0
+  pytest tests/thirdparty -p no:cacheprovider -q -n "${WORKBENCH_TEST_WORKERS:-3}" \
+    --dist loadscope "$@" || fsspec_rc=$?
+  wait "$ossfs" || ossfs_rc=$?
+  cat .cache/ossfs-suite.log
+  if [ "$fsspec_rc" != 0 ] || [ "$ossfs_rc" != 0 ]; then
+    echo ">> fsspec's suites exited $fsspec_rc, ossfs's suite $ossfs_rc" >&2
+    return 1
+  fi
+  phase_end
+}
+
+browser_tests() {
+  phase_start "browser tests"
+  # Each test file starts its own jupyter lab; two files at a time (they mostly wait).
+  pytest tests/ui -p no:cacheprovider -n "${WORKBENCH_UI_WORKERS:-2}" --dist loadfile \
+    --durations=10 "$@"
+  phase_end
+}
+
+jupyterhub_tests() {
+  phase_start "JupyterHub tests"
+  echo ">> JupyterHub tests (a real hub + configurable-http-proxy, npm-installed into .cache/npm)"
+  [ -x .cache/npm/node_modules/.bin/configurable-http-proxy ] ||
+    npm install --prefix .cache/npm --no-audit --no-fund configurable-http-proxy@5 >/dev/null
+  pytest tests/hub -p no:cacheprovider --durations=10 "$@"
+  phase_end
+}
+
+waiting_stream() { # called as a plain command, so that `set -e` holds inside the phases
+  browser_tests "$@"
+  jupyterhub_tests "$@"
+}
+
+if [ -n "${WORKBENCH_TEST_SERIAL:-}" ]; then
+  lint
+  unit_and_server_tests "$@"
+  other_projects_suites "$@"
+  waiting_stream "$@"
+  exit 0
 fi
-phase_end
-phase_start "browser tests"
-pytest tests/ui -p no:cacheprovider --durations=10 "$@"
-phase_end
-phase_start "JupyterHub tests"
-echo ">> JupyterHub tests (a real hub + configurable-http-proxy, npm-installed into .cache/npm)"
-[ -x .cache/npm/node_modules/.bin/configurable-http-proxy ] ||
-  npm install --prefix .cache/npm --no-audit --no-fund configurable-http-proxy@5 >/dev/null
-pytest tests/hub -p no:cacheprovider --durations=10 "$@"
-phase_end
+
+mkdir -p .cache
+STREAM_LOG=.cache/test-waiting-stream.log
+echo ">> browser and JupyterHub tests run in the background; their output: $STREAM_LOG"
+set -m # the background stream gets its own process group (killed as one if we fail)
+(
+  STREAM=waiting
+  trap '[ -n "$PHASE" ] && phase_end "  (failed)"' EXIT
+  set -e
+  waiting_stream "$@"
+) >"$STREAM_LOG" 2>&1 &
+BACKGROUND=$!
+set +m
+lint
+unit_and_server_tests "$@"
+other_projects_suites "$@"
+echo ">> waiting for the browser and JupyterHub tests"
+stream_rc=0
+wait "$BACKGROUND" || stream_rc=$?
+BACKGROUND=""
+cat "$STREAM_LOG"
+if [ "$stream_rc" != 0 ]; then
+  echo ">> the browser / JupyterHub stream failed (exit $stream_rc)" >&2
+  exit "$stream_rc"
+fi
