@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from _envcopy import clone_environment
 
 from jupyter_workbench.environments import create_environment
 from jupyter_workbench.environments.spec import MARKER_NAME
@@ -138,18 +139,6 @@ def cached_py3():
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _link_or_copy(src: str, dst: str) -> None:
-    # Hard links for the installed packages (a repair does not rewrite them), copies for the
-    # rest (.pth files, scripts, the kernelspec are rewritten in place for the copy).
-    if "site-packages" in src and not src.endswith(".pth"):
-        try:
-            os.link(src, dst)
-            return
-        except OSError:
-            pass
-    shutil.copy2(src, dst)
-
-
 def test_an_export_and_an_environment_repair_outlive_the_server_that_started_them(
     tmp_path, tiny_keras_file, cached_py3
 ):
@@ -159,7 +148,7 @@ def test_an_export_and_an_environment_repair_outlive_the_server_that_started_the
     shutil.copy(tiny_keras_file, root / "tiny.keras")
     envs = tmp_path / "envs"
     envs.mkdir()
-    shutil.copytree(cached_py3, envs / "py3", symlinks=True, copy_function=_link_or_copy)
+    clone_environment(cached_py3, envs / "py3")
     (envs / "py3" / MARKER_NAME).unlink()
 
     # When the sidebar starts an export and a repair of py3, and the server is stopped at once

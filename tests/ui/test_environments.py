@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from _envcopy import clone_environment
 from conftest import show_section, start_lab, stop_lab
 
 from jupyter_workbench.environments import create_environment, get_spec
@@ -53,19 +54,6 @@ def env_lab(envs_dir, tmp_path_factory):
     server = start_lab(tmp_path_factory.mktemp("envlab"), f"--Workbench.environments_dir={path}")
     yield server
     stop_lab(server)
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    """Hard-link the installed packages (quick; a repair does not write to them, Python
-    replaces .pyc files atomically) but copy the rest: the .pth files, the kernelspec and
-    the scripts are rewritten in place for the copy and must not change the cache."""
-    if "site-packages" in src and not src.endswith(".pth"):
-        try:
-            os.link(src, dst)
-            return
-        except OSError:
-            pass
-    shutil.copy2(src, dst)
 
 
 def write_notebook(path: Path, kernel: str, display_name: str, source: str = "x = 1") -> None:
@@ -259,7 +247,7 @@ def test_notebook_whose_environment_is_not_ready_offers_to_create_it(envs_dir, t
     cache, _ = envs_dir
     envs = tmp_path / "envs"
     envs.mkdir()
-    shutil.copytree(cache / "py3", envs / "py3", symlinks=True, copy_function=_link_or_copy)
+    clone_environment(cache / "py3", envs / "py3")
     (envs / "py3" / MARKER_NAME).unlink()
     server = start_lab(tmp_path / "lab", f"--Workbench.environments_dir={envs}")
     try:

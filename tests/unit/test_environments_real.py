@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from _envcopy import clone_environment
 from jupyter_client import BlockingKernelClient
 
 import jupyter_workbench
@@ -333,9 +334,20 @@ def test_repair_after_corruption(py3, envs_dir):
     assert (site / "tqdm" / "__init__.py").is_file()
 
 
-def test_killed_half_way_then_repaired(tmp_path):
-    # Given a py3 creation killed while pip is installing packages
+def test_killed_half_way_then_repaired(py3, envs_dir, tmp_path):
+    # Given a py3 creation killed while pip is installing packages: a clone of the ready py3
+    # that lost two packages, so that pip has something to install (a creation from nothing
+    # takes two full pip installs, ~100 s; this one kills the same pip step)
     root = tmp_path / "envs"
+    clone_environment(envs_dir / "py3", root / "py3")
+    (root / "py3" / MARKER_NAME).unlink()
+    python = str(root / "py3" / "bin" / "python")
+    removed = subprocess.run(
+        [python, "-m", "pip", "uninstall", "-y", "-q", "tqdm", "jedi"],
+        capture_output=True,
+        text=True,
+    )
+    assert removed.returncode == 0, removed.stderr
     script = (
         "import sys\n"
         "from jupyter_workbench.environments import create_environment\n"
@@ -354,7 +366,6 @@ def test_killed_half_way_then_repaired(tmp_path):
     for line in proc.stdout:
         seen.append(line)
         if line.startswith("Installing collected packages"):
-            time.sleep(0.5)
             os.killpg(proc.pid, signal.SIGKILL)
             killed = True
             break
@@ -372,7 +383,7 @@ def test_killed_half_way_then_repaired(tmp_path):
     # Then it is repaired and works
     assert info["ready"] is True and info["action"] == "repaired"
     out = subprocess.run(
-        [info["python_executable"], "-c", "import ipykernel, ossfs, tqdm, jupyter_workbench"],
+        [info["python_executable"], "-c", "import ipykernel, jedi, ossfs, tqdm, jupyter_workbench"],
         capture_output=True,
         text=True,
     )
