@@ -88,7 +88,7 @@ async def test_a_file_that_is_not_a_model_fails_cleanly(jp_fetch, jp_root_dir):
 
     # Then the export fails with a message naming the file, and nothing is published
     assert state["state"] == "failed"
-    assert "notes.keras" in state["error"]
+    assert "notes.keras" in state["error"] and "not a Keras 3 model file" in state["error"]
     assert not (jp_root_dir / "x" / "1").exists()
 
 

@@ -12,8 +12,10 @@ try:
     from ._export_models import (
         assert_clean,
         batch,
+        json_lines,
         keras_mlp,
         keras_two_heads,
+        run_python,
         serve,
         tf_keras_lstm,
         tf_keras_mlp,
@@ -22,8 +24,10 @@ except ImportError:
     from _export_models import (
         assert_clean,
         batch,
+        json_lines,
         keras_mlp,
         keras_two_heads,
+        run_python,
         serve,
         tf_keras_lstm,
         tf_keras_mlp,
@@ -335,3 +339,37 @@ def test_public_api_names():
         "export_savedmodel", "inspect_savedmodel", "ExportResult", "ExportError",
     }  # fmt: skip
     assert issubclass(ExportError, ValueError)
+
+
+def test_a_file_that_is_not_its_kind_fails_at_once_without_tensorflow(tmp_path):
+    # Given a text file named .keras, a truncated .keras and a text file named .h5
+    (tmp_path / "notes.keras").write_text("not a model")
+    (tmp_path / "cut.keras").write_bytes(b"PK\x03\x04" + b"\0" * 20)
+    (tmp_path / "notes.h5").write_text("not a model")
+    # When each is exported (in a fresh interpreter, to see what gets imported)
+    proc = run_python(
+        """
+        import json, sys
+        from jupyter_workbench.export import ExportError, export_savedmodel
+        for name in sys.argv[2:]:
+            try:
+                export_savedmodel(f"{sys.argv[1]}/{name}", f"{sys.argv[1]}/out")
+            except ExportError as err:
+                print(json.dumps({"name": name, "error": str(err)}))
+        print(json.dumps({"tensorflow": "tensorflow" in sys.modules}))
+        """,
+        str(tmp_path),
+        "notes.keras",
+        "cut.keras",
+        "notes.h5",
+    )
+    assert proc.returncode == 0, proc.stderr
+    *errors, imported = json_lines(proc.stdout)
+    # Then each fails with a message saying what the file is not, before TensorFlow is loaded,
+    # and nothing is published
+    assert [e["name"] for e in errors] == ["notes.keras", "cut.keras", "notes.h5"]
+    assert "is not a Keras 3 model file" in errors[0]["error"]
+    assert "is not a Keras 3 model file" in errors[1]["error"]
+    assert "is not an HDF5 model file" in errors[2]["error"]
+    assert imported == {"tensorflow": False}
+    assert not (tmp_path / "out" / "1").exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import zipfile
 
 from ..errors import ExportError
 from .base import Endpoint, TF2Exporter, _first_line
@@ -243,7 +244,27 @@ def load_h5_file(path: str, graph_mode: bool = False):
     raise ExportError(f"{path} could not be loaded as a Keras model: {'; '.join(errors)}.")
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
 def check_file(path: str) -> str:
+    """The model file exists and looks like its kind (a ``.keras`` file is a zip archive, a
+    ``.h5`` an HDF5 file): checked before TensorFlow is imported, so a wrong file fails in
+    milliseconds with a message that says what it is not."""
     if not os.path.exists(path):
         raise ExportError(f"{path} does not exist: check the model path.")
+    if os.path.isfile(path):
+        with open(path, "rb") as f:
+            head = f.read(8)
+        lower = path.lower()
+        if lower.endswith(".keras") and not zipfile.is_zipfile(path):
+            raise ExportError(
+                f"{path} is not a Keras 3 model file: a .keras file is a zip archive written "
+                "by model.save('name.keras'); this one is not (a renamed or truncated file?)."
+            )
+        if lower.endswith((".h5", ".hdf5")) and head != _HDF5_SIGNATURE:
+            raise ExportError(
+                f"{path} is not an HDF5 model file: a .h5 model starts with the HDF5 "
+                "signature, written by model.save('name.h5'); this one does not."
+            )
     return path
