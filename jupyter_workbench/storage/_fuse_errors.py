@@ -20,31 +20,32 @@ log = logging.getLogger("jupyter_workbench.storage.fuse")
 _FuseOSError = mfusepy.FuseOSError
 
 
+# The first class an exception is an instance of gives its errno (order matters: subclasses
+# first). ``None``: an OSError's own errno when it carries one, else the rows below decide.
+_ERRNOS: tuple[tuple[type[BaseException], int | None], ...] = (
+    (ReadOnlyMountError, errno.EROFS),
+    (StorageCredentialsError, errno.EACCES),
+    (StorageUnavailableError, errno.EIO),
+    (PathNotAllowedError, errno.EINVAL),
+    (OSError, None),
+    (FileNotFoundError, errno.ENOENT),
+    (FileExistsError, errno.EEXIST),
+    (IsADirectoryError, errno.EISDIR),
+    (NotADirectoryError, errno.ENOTDIR),
+    (PermissionError, errno.EACCES),
+    (NotImplementedError, errno.ENOTSUP),
+    (ValueError, errno.EINVAL),
+)
+
+
 def _errno_for(exc: BaseException) -> int:
-    if isinstance(exc, ReadOnlyMountError):
-        return errno.EROFS
-    if isinstance(exc, StorageCredentialsError):
-        return errno.EACCES
-    if isinstance(exc, StorageUnavailableError):
-        return errno.EIO
-    if isinstance(exc, PathNotAllowedError):
-        return errno.EINVAL
-    if isinstance(exc, OSError) and isinstance(exc.errno, int) and exc.errno > 0:
-        return exc.errno
-    if isinstance(exc, FileNotFoundError):
-        return errno.ENOENT
-    if isinstance(exc, FileExistsError):
-        return errno.EEXIST
-    if isinstance(exc, IsADirectoryError):
-        return errno.EISDIR
-    if isinstance(exc, NotADirectoryError):
-        return errno.ENOTDIR
-    if isinstance(exc, PermissionError):
-        return errno.EACCES
-    if isinstance(exc, NotImplementedError):
-        return errno.ENOTSUP
-    if isinstance(exc, ValueError):
-        return errno.EINVAL
+    for cls, code in _ERRNOS:
+        if isinstance(exc, cls):
+            if code is not None:
+                return code
+            own = getattr(exc, "errno", None)
+            if isinstance(own, int) and own > 0:
+                return own
     return errno.EIO
 
 
