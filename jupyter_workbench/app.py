@@ -126,7 +126,6 @@ class Workbench(ExtensionApp):
     )
     export_url_protocols = List(
         Unicode(),
-        default_value=["oss", "s3", "s3a", "gs", "gcs", "abfs", "az"],
         config=True,
         help="URL protocols a server-side export may publish to besides the server root and "
         "mounts (never local ones such as file:// outside the root, memory:// or '::' chains).",
@@ -134,6 +133,12 @@ class Workbench(ExtensionApp):
     export_timeout = Int(
         3600, config=True, help="Seconds after which a server-side export is stopped."
     )
+
+    @default("export_url_protocols")
+    def _default_export_url_protocols(self):
+        from .confine import DEFAULT_URL_PROTOCOLS
+
+        return list(DEFAULT_URL_PROTOCOLS)
 
     @default("environments_dir")
     def _default_environments_dir(self):
