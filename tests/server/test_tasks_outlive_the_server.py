@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from _envcopy import clone_environment
+from _servers import jupyter_env, start_jupyter
 
 from jupyter_workbench.environments import create_environment
 from jupyter_workbench.environments.spec import MARKER_NAME
@@ -66,44 +66,18 @@ def start_server(tmp: Path, root: Path, envs: Path, tag: str) -> Server:
         )
     )
     token = secrets.token_hex(16)
-    env = dict(
-        os.environ,
-        JUPYTER_CONFIG_DIR=str(config),
-        JUPYTER_DATA_DIR=str(tmp / "data"),
-        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
-        JUPYTER_WORKBENCH_STATE_DIR=str(tmp / "state"),
-        TF_ENABLE_ONEDNN_OPTS="0",
-        TF_CPP_MIN_LOG_LEVEL="2",
+    proc, url = start_jupyter(
+        [sys.executable, "-m", "jupyter_server"],
+        [f"--ServerApp.base_url={BASE_URL}"],
+        root=root,
+        token=token,
+        env=jupyter_env(tmp),
+        log=tmp / f"server-{tag}.log",
+        ready="jupyter-workbench",
+        timeout=90,
+        what="jupyter server",
     )
-    log = tmp / f"server-{tag}.log"
-    args = [
-        sys.executable,
-        "-m",
-        "jupyter_server",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        "--port=0",
-        f"--ServerApp.root_dir={root}",
-        f"--ServerApp.base_url={BASE_URL}",
-        f"--IdentityProvider.token={token}",
-    ]
-    if os.geteuid() == 0:
-        args.append("--allow-root")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        text = log.read_text(errors="replace")
-        m = re.search(r"http://127\.0\.0\.1:(\d+)/", text)
-        if m and "jupyter-workbench" in text:
-            return Server(f"http://127.0.0.1:{m.group(1)}{BASE_URL}", token, proc, log)
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    stop_server(Server("", token, proc, log))
-    raise RuntimeError(f"jupyter server did not start:\n{log.read_text(errors='replace')[-3000:]}")
+    return Server(url.rstrip("/") + BASE_URL, token, proc, tmp / f"server-{tag}.log")
 
 
 def stop_server(server: Server) -> None:

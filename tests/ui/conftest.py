@@ -14,12 +14,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
+from _servers import jupyter_env, start_jupyter
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -51,7 +51,7 @@ def start_lab(tmp: Path, *extra_args: str, env_extra: dict | None = None) -> Lab
     """Start ``jupyter lab`` on a free port with isolated config, data and root dirs."""
     root = tmp / "root"
     config = tmp / "config"
-    for d in (root, config / "labconfig", tmp / "data", tmp / "state", tmp / "runtime"):
+    for d in (root, config / "labconfig"):
         d.mkdir(parents=True, exist_ok=True)
     # The news/announcements popup would cover the sidebar and calls the network.
     (config / "labconfig" / "page_config.json").write_text(
@@ -68,46 +68,15 @@ def start_lab(tmp: Path, *extra_args: str, env_extra: dict | None = None) -> Lab
         if not link.exists():
             link.symlink_to(built, target_is_directory=True)
     token = secrets.token_hex(16)
-    env = dict(
-        os.environ,
-        JUPYTER_CONFIG_DIR=str(config),
-        JUPYTER_DATA_DIR=str(tmp / "data"),
-        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
-        JUPYTER_PREFER_ENV_PATH="0",
-        JUPYTER_WORKBENCH_STATE_DIR=str(tmp / "state"),
-        TF_ENABLE_ONEDNN_OPTS="0",
-        TF_CPP_MIN_LOG_LEVEL="2",
-        **(env_extra or {}),
-    )
+    env = jupyter_env(tmp, JUPYTER_PREFER_ENV_PATH="0")
+    env.update(env_extra or {})
     log = tmp / "lab.log"
-    args = [
-        str(Path(sys.executable).parent / "jupyter"),
-        "lab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        "--port=0",
-        f"--ServerApp.root_dir={root}",
-        f"--IdentityProvider.token={token}",
-        "--LabApp.news_url=",
-        *extra_args,
-    ]
-    if os.geteuid() == 0:
-        args.append("--allow-root")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        text = log.read_text(errors="replace")
-        m = re.search(r"(http://127\.0\.0\.1:\d+/)", text)
-        if m:
-            return LabServer(m.group(1), token, root, proc, log)
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"jupyter lab did not start:\n{log.read_text(errors='replace')[-3000:]}")
+    command = [str(Path(sys.executable).parent / "jupyter"), "lab"]
+    extra = ["--LabApp.news_url=", *extra_args]
+    proc, url = start_jupyter(
+        command, extra, root=root, token=token, env=env, log=log, what="jupyter lab"
+    )
+    return LabServer(url, token, root, proc, log)
 
 
 def stop_lab(server: LabServer) -> None:
