@@ -34,7 +34,6 @@ import argparse
 import base64
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -45,6 +44,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # for _servers
 
 from jupyter_workbench.testing import DEMO_ACCESS_KEY_ID as AK
 from jupyter_workbench.testing import DEMO_ACCESS_KEY_SECRET as SK
@@ -94,44 +95,21 @@ class Server:
     """``jupyter server`` with the workbench on 127.0.0.1 and a free port."""
 
     def __init__(self, tmp: Path):
+        from _servers import jupyter_env, start_jupyter  # tests/_servers.py
+
         self.token = secrets.token_hex(16)
-        for d in ("root", "config", "data", "runtime", "state"):
-            (tmp / d).mkdir(parents=True, exist_ok=True)
-        env = dict(
-            os.environ,
-            JUPYTER_CONFIG_DIR=str(tmp / "config"),
-            JUPYTER_DATA_DIR=str(tmp / "data"),
-            JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
-            JUPYTER_WORKBENCH_STATE_DIR=str(tmp / "state"),
-        )
+        (tmp / "root").mkdir(parents=True, exist_ok=True)
         self.state_dir = tmp / "state"
-        args = [
-            str(Path(sys.executable).parent / "jupyter"),
-            "server",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            "--port=0",
-            f"--ServerApp.root_dir={tmp / 'root'}",
-            f"--IdentityProvider.token={self.token}",
-            f"--ServerApp.contents_manager_class={CONTENTS_MANAGER}",
-        ]
-        if os.geteuid() == 0:
-            args.append("--allow-root")
         self.log = tmp / "server.log"
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(
-                args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            m = re.search(r"(http://127\.0\.0\.1:\d+/)", self.log.read_text(errors="replace"))
-            if m:
-                self.url = m.group(1)
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.2)
-        raise RuntimeError(f"jupyter server did not start:\n{self.log.read_text()[-3000:]}")
+        self.proc, self.url = start_jupyter(
+            [str(Path(sys.executable).parent / "jupyter"), "server"],
+            [f"--ServerApp.contents_manager_class={CONTENTS_MANAGER}"],
+            root=tmp / "root",
+            token=self.token,
+            env=jupyter_env(tmp),
+            log=self.log,
+            what="jupyter server",
+        )
 
     def request(self, path: str, method: str = "GET", body=None, headers=None) -> bytes:
         data = json.dumps(body).encode() if body is not None else None
