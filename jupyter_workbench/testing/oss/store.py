@@ -204,30 +204,24 @@ class ObjectStore(MultipartStore):
     def ingest(self, bucket: BucketState, read: ReadFn, crc_init: int = 0) -> Ingested:
         """Receive a body through ``read(n)`` (returns b"" at the end), hashing as it comes."""
         md5 = hashlib.md5()
-        crc = crc_init
-        size = 0
-        if bucket.directory is None:
-            chunks = []
-            while True:
-                chunk = read(CHUNK)
-                if not chunk:
-                    break
+        crc, size = crc_init, 0
+
+        def receive(write) -> None:
+            nonlocal crc, size
+            while chunk := read(CHUNK):
                 md5.update(chunk)
                 crc = crc64(chunk, crc)
                 size += len(chunk)
-                chunks.append(chunk)
+                write(chunk)
+
+        if bucket.directory is None:
+            chunks: list[bytes] = []
+            receive(chunks.append)
             return Ingested(size, md5.digest(), crc, data=b"".join(chunks))
         path = self._tmp_path(bucket)
         try:
             with open(path, "wb") as f:
-                while True:
-                    chunk = read(CHUNK)
-                    if not chunk:
-                        break
-                    md5.update(chunk)
-                    crc = crc64(chunk, crc)
-                    size += len(chunk)
-                    f.write(chunk)
+                receive(f.write)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(path)
