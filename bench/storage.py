@@ -36,7 +36,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -126,12 +125,9 @@ class Server:
         return json.loads(self.request(path, method, body))
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        from _servers import stop_jupyter
+
+        stop_jupyter(self.proc)
 
 
 def raw_ossfs(endpoint: str):

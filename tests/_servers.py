@@ -79,3 +79,15 @@ def start_jupyter(
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
     raise RuntimeError(f"{what} did not start:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def stop_jupyter(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    """SIGTERM to the whole process group (kernels, terminals included), SIGKILL after
+    ``timeout`` seconds."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)

@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from _servers import jupyter_env, start_jupyter
+from _servers import jupyter_env, start_jupyter, stop_jupyter
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -80,12 +79,7 @@ def start_lab(tmp: Path, *extra_args: str, env_extra: dict | None = None) -> Lab
 
 
 def stop_lab(server: LabServer) -> None:
-    if server.process.poll() is None:
-        os.killpg(server.process.pid, signal.SIGTERM)
-        try:
-            server.process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.process.pid, signal.SIGKILL)
+    stop_jupyter(server.process)
 
 
 @pytest.fixture(scope="module")
