@@ -178,21 +178,29 @@ class BucketOps:
             _sub(node, "ID", OWNER_ID)
             _sub(node, "DisplayName", OWNER_NAME)
 
-    def _list_objects(self) -> None:
-        q = self.query
-        prefix, delimiter, marker = q.get("prefix", ""), q.get("delimiter", ""), q.get("marker", "")
+    def _list_page(self, prefix: str, delimiter: str, marker: str, own: list) -> tuple:
+        """One ListObjects page (v1 and v2) and its reply's shared elements: Name, Prefix, the
+        version's ``own`` (tag, text) pairs, MaxKeys, Delimiter, EncodingType, IsTruncated."""
         max_keys = self._max("max-keys")
         res = self.store.list_objects(self.bucket_name, prefix, delimiter, marker, max_keys)
         enc = self._encoder()
         root = ET.Element("ListBucketResult")
         _sub(root, "Name", self.bucket_name)
         _sub(root, "Prefix", enc(prefix))
-        _sub(root, "Marker", enc(marker))
+        for tag, text in own:
+            _sub(root, tag, text)
         _sub(root, "MaxKeys", str(max_keys))
         _sub(root, "Delimiter", enc(delimiter))
-        if q.get("encoding-type") == "url":
+        if self.query.get("encoding-type") == "url":
             _sub(root, "EncodingType", "url")
         _sub(root, "IsTruncated", "true" if res.truncated else "false")
+        return res, enc, root
+
+    def _list_objects(self) -> None:
+        q = self.query
+        prefix, delimiter, marker = q.get("prefix", ""), q.get("delimiter", ""), q.get("marker", "")
+        enc = self._encoder()
+        res, enc, root = self._list_page(prefix, delimiter, marker, [("Marker", enc(marker))])
         if res.truncated:
             _sub(root, "NextMarker", enc(res.next_marker))
         self._send_listing(root, res, enc)
@@ -220,21 +228,11 @@ class BucketOps:
                 ) from None
         else:
             marker = start_after
-        max_keys = self._max("max-keys")
-        res = self.store.list_objects(self.bucket_name, prefix, delimiter, marker, max_keys)
         enc = self._encoder()
-        root = ET.Element("ListBucketResult")
-        _sub(root, "Name", self.bucket_name)
-        _sub(root, "Prefix", enc(prefix))
-        if start_after:
-            _sub(root, "StartAfter", enc(start_after))
+        own = [("StartAfter", enc(start_after))] if start_after else []
         if token:
-            _sub(root, "ContinuationToken", token)
-        _sub(root, "MaxKeys", str(max_keys))
-        _sub(root, "Delimiter", enc(delimiter))
-        if q.get("encoding-type") == "url":
-            _sub(root, "EncodingType", "url")
-        _sub(root, "IsTruncated", "true" if res.truncated else "false")
+            own.append(("ContinuationToken", token))
+        res, enc, root = self._list_page(prefix, delimiter, marker, own)
         if res.truncated:
             nxt = base64.urlsafe_b64encode(res.next_marker.encode("utf-8")).decode()
             _sub(root, "NextContinuationToken", nxt)
