@@ -36,6 +36,10 @@ _ZH_CN: list[tuple[re.Pattern[str], str]] = [
             r"Query parameter '(?P<name>[^']+)' must be 0 or more\.",
             "查询参数 '{name}' 必须大于或等于 0。",
         ),
+        (
+            r"Query parameter '(?P<name>[^']+)' must be true or false\.",
+            "查询参数 '{name}' 必须是 true 或 false。",
+        ),
         # mounts (storage.urls, storage.registry)
         (
             r"Mount name is empty: give a name such as 'data'\.",
@@ -95,6 +99,10 @@ _ZH_CN: list[tuple[re.Pattern[str], str]] = [
         (r"Environment (?P<env>'[^']*') is not ready: (?P<why>.*)", "环境 {env} 尚未就绪：{why}"),
         (r"Job (?P<id>\S+) has already (?P<state>\w+)\.", "作业 {id} 已经结束（{state}）。"),
         (r"No job with id (?P<id>'[^']*')\.", "没有 ID 为 {id} 的作业。"),
+        (
+            r"Job (?P<id>\S+) is still running: cancel it first \(.*\), then remove it\.",
+            "作业 {id} 仍在运行：请先取消（jupyter workbench job cancel {id}），再删除。",
+        ),
     ]
 ]
 

@@ -259,6 +259,20 @@ async def test_remove_a_finished_job(jp_fetch, jp_root_dir):
             )
         assert e.value.code == status
         assert message in json.loads(e.value.response.body)["message"]
+    with pytest.raises(HTTPClientError) as e:  # in the lab's language where it is Chinese
+        await jp_fetch(
+            "workbench",
+            "api",
+            "jobs",
+            running["id"],
+            method="DELETE",
+            params={"remove": "true"},
+            headers={"Accept-Language": "zh-CN"},
+        )
+    assert json.loads(e.value.response.body)["message"] == (
+        f"作业 {running['id']} 仍在运行：请先取消（jupyter workbench job cancel {running['id']}），"
+        "再删除。"
+    )
     assert (await api(jp_fetch, running["id"]))[1]["state"] == "running"
     _, cancelled = await api(jp_fetch, running["id"], method="DELETE")  # plain DELETE cancels
     assert cancelled["state"] == "cancelled"
