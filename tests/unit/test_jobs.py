@@ -324,16 +324,18 @@ DAY = 86400
 
 def age(manager: JobManager, job_id: str, days: float) -> None:
     """Make a job look as if it was created and ended ``days`` ago (its records say when;
-    no test can wait a week)."""
+    no test can wait a week). Written atomically, as the manager does: a sweep may be reading."""
+    from jupyter_workbench.atomic import write_json_atomic
+
     job_dir = manager.jobs_dir / job_id
     then = time.time() - days * DAY
     meta = json.loads((job_dir / "job.json").read_text())
-    (job_dir / "job.json").write_text(json.dumps({**meta, "created_at": then}))
+    write_json_atomic(job_dir / "job.json", {**meta, "created_at": then})
     if (job_dir / "state.json").exists():  # a runner that has just started has none yet
         state = json.loads((job_dir / "state.json").read_text())
         if state.get("ended_at"):
             state.update(started_at=then, ended_at=then + 1)
-            (job_dir / "state.json").write_text(json.dumps(state))
+            write_json_atomic(job_dir / "state.json", state)
 
 
 def test_remove_deletes_a_finished_job_but_not_what_it_wrote(state_dir, root):
