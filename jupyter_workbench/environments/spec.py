@@ -121,6 +121,8 @@ TF2 = EnvironmentSpec(
         "pandas",
         # the model server's JSON (REST predict bodies; ~10x faster than the json module)
         "orjson>=3.9",
+        # the model server's gRPC front end: HTTP/2 header (HPACK) decoding, pure Python
+        "hpack>=4",
         *KERNEL_SIDE_REQUIREMENTS,
     ),
     # Same version as TensorFlow; --no-deps so the second TensorFlow wheel is not dragged in.
@@ -152,6 +154,7 @@ TF2 = EnvironmentSpec(
         "tf_keras",
         "pandas",
         "grpc",
+        "hpack",
         "tensorflow_serving.apis.prediction_service_pb2_grpc",
     ),
     gpu_aware=True,

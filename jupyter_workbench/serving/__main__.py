@@ -87,6 +87,7 @@ def run(argv=None, out=None) -> int:
 
     from . import grpc_server, rest
 
+    grpc_server.check_requirements()
     try:
         http = rest.bind(args.host, args.port)
     except OSError as err:
@@ -135,8 +136,7 @@ def run(argv=None, out=None) -> int:
                 + ("; ".join(errors) or "nothing complete was found")
             )
         rest.attach(http, core)
-        grpc_server.attach(grpc_srv, core)
-        grpc_srv.start()
+        grpc_server.attach(grpc_srv, core, http)  # served on the REST front end's loop
         serving = True
         threading.Thread(
             target=http.serve_forever, kwargs={"poll_interval": 0.2}, name="rest", daemon=True
@@ -180,10 +180,11 @@ def run(argv=None, out=None) -> int:
         while not stop.wait(1.0):
             pass
     finally:
+        grpc_srv.stop()  # GOAWAY to its connections, on the loop before it stops
         if serving:
             http.shutdown()
         http.server_close()
-        grpc_srv.stop(grace=1)
+        grpc_srv.server_close()
         manager.stop()
     return 0
 

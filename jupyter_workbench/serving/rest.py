@@ -7,9 +7,10 @@ Routes (case-insensitive, TF Serving's http_rest_api_util.cc patterns)::
 
 One thread runs the event loop: it reads and parses requests of every connection (keep-alive,
 pipelining, ``Content-Length`` or chunked bodies, ``Expect: 100-continue``) and decodes their
-JSON. Predict requests read in one loop iteration are handed together to a small pool of worker
-threads (:meth:`ServingCore.rest_predict_many`), so concurrent single-row requests reach
-TensorFlow as one batch, and the loop keeps reading while TensorFlow runs. The stdlib's
+JSON. Predict requests read in one loop iteration, of this front end and of the gRPC one
+(:mod:`.grpc_server`, served on the same loop), are handed together to a small pool of worker
+threads (:meth:`ServingCore.predict_many`), so concurrent single-row requests reach TensorFlow
+as one batch, and the loop keeps reading while TensorFlow runs. The stdlib's
 ``BaseHTTPRequestHandler`` (a thread per connection, ``email`` header parsing) cost more than
 the model itself per request.
 """
@@ -78,12 +79,7 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
         self.server.connections.add(self)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        no_delay(transport)
 
     def connection_lost(self, exc):
         self.closing = True
@@ -247,10 +243,12 @@ class RestServer:
         self.core = None
         self.loop = None
         self._server = None
+        self._extra: list = []
         self._stopped = threading.Event()
         self.connections: set[_Connection] = set()
-        self._pending: list = []  # (connection, request, servable, signature, feed, fmt)
+        self._pending: list = []  # (callback, prepared) of the predicts of this loop iteration
         self._flush_scheduled = False
+        self._listeners: list = []  # (socket, protocol factory) served on the loop besides REST
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rest-predict")
 
     # ------------------------------------------------------------------ lifecycle
@@ -262,15 +260,27 @@ class RestServer:
             self._server = self.loop.run_until_complete(
                 self.loop.create_server(lambda: _Connection(self), sock=self.socket, backlog=128)
             )
+            for sock, factory in self._listeners:
+                self._extra.append(
+                    self.loop.run_until_complete(
+                        self.loop.create_server(factory, sock=sock, backlog=128)
+                    )
+                )
             self.loop.run_forever()
         finally:
-            if self._server is not None:
-                self._server.close()
+            for server in [self._server, *self._extra]:
+                if server is not None:
+                    server.close()
             for conn in list(self.connections):
                 conn.transport.close()
             self.loop.run_until_complete(asyncio.sleep(0))
             self.loop.close()
             self._stopped.set()
+
+    def add_listener(self, sock: socket.socket, factory) -> None:
+        """Serve ``factory()`` protocols on ``sock`` on this loop too (before
+        :meth:`serve_forever`); their connections close with it."""
+        self._listeners.append((sock, factory))
 
     def shutdown(self) -> None:
         if self.loop is not None and not self.loop.is_closed():
@@ -313,11 +323,7 @@ class RestServer:
             verb = verb.lower()
             if verb == "predict":
                 prepared = self.core.rest_predict_prepare(name, version, label, request.body)
-                self._pending.append((conn, request, prepared))
-                if not self._flush_scheduled:
-                    # after every request read in this loop iteration: one batch
-                    self._flush_scheduled = True
-                    self.loop.call_soon(self._flush)
+                self.predict(prepared, lambda result: self._answer(conn, request, result))
                 return
             doc = self.core.rest_classify_regress(name, version, label, verb, request.body)
         elif method == "GET":
@@ -333,35 +339,60 @@ class RestServer:
             raise Unimplemented(f"Unsupported method ({method})")
         conn.respond(request, 200, doc)
 
+    def predict(self, prepared: tuple, callback) -> None:
+        """Run a prepared predict (:meth:`ServingCore.predict_many`) with the others of this
+        loop iteration as one batch; ``callback(response or exception)`` on the loop."""
+        self._pending.append((callback, prepared))
+        if not self._flush_scheduled:
+            # after every request read in this loop iteration: one batch
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def run(self, fn, callback) -> None:
+        """``fn()`` on a worker thread; ``callback(result or exception)`` on the loop."""
+
+        def done(future):
+            try:
+                result = future.result()
+            except Exception as err:
+                result = err
+            self.loop.call_soon_threadsafe(callback, result)
+
+        self._pool.submit(fn).add_done_callback(done)
+
     def _flush(self) -> None:
         self._flush_scheduled = False
         pending, self._pending = self._pending, []
-        future = self._pool.submit(self.core.rest_predict_many, [p[2] for p in pending])
-        future.add_done_callback(lambda f: self.loop.call_soon_threadsafe(self._answer, pending, f))
+        future = self._pool.submit(self.core.predict_many, [p[1] for p in pending])
+        future.add_done_callback(lambda f: self.loop.call_soon_threadsafe(self._done, pending, f))
 
-    def _answer(self, pending, future) -> None:
+    @staticmethod
+    def _done(pending, future) -> None:
         try:
             results = future.result()
-        except Exception as err:  # rest_predict_many answers per request; this is a bug
+        except Exception as err:  # predict_many answers per request; this is a bug
             log.exception("predict batch failed")
             results = [err] * len(pending)
-        for (conn, request, _prepared), result in zip(pending, results, strict=True):
-            if isinstance(result, RequestError):
-                conn.respond(request, result.http_status, {"error": str(result)})
-            elif isinstance(result, (ValueError, OverflowError)):
-                conn.respond(request, 400, {"error": str(result)})
-            elif isinstance(result, Exception):
-                conn.respond(
-                    request,
-                    500,
-                    {"error": f"internal error: {type(result).__name__}: {result}"},
-                )
-            else:
-                conn.respond(request, 200, result)
+        for (callback, _prepared), result in zip(pending, results, strict=True):
+            callback(result)
+
+    @staticmethod
+    def _answer(conn: _Connection, request: _Request, result) -> None:
+        if isinstance(result, RequestError):
+            conn.respond(request, result.http_status, {"error": str(result)})
+        elif isinstance(result, (ValueError, OverflowError)):
+            conn.respond(request, 400, {"error": str(result)})
+        elif isinstance(result, Exception):
+            conn.respond(
+                request, 500, {"error": f"internal error: {type(result).__name__}: {result}"}
+            )
+        else:
+            conn.respond(request, 200, result)
 
 
-def bind(host: str, port: int) -> RestServer:
-    """Bind and listen (without serving yet); ``OSError`` if the port is taken."""
+def listen(host: str, port: int) -> socket.socket:
+    """A non-blocking listening socket on ``host:port``; ``OSError`` if the port is taken (no
+    SO_REUSEPORT: a second server on the same port must fail, not share it)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -372,7 +403,22 @@ def bind(host: str, port: int) -> RestServer:
         sock.close()
         raise
     sock.setblocking(False)
-    return RestServer(sock)
+    return sock
+
+
+def no_delay(transport) -> None:
+    """Answers leave at once (no Nagle delay on small responses)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+
+def bind(host: str, port: int) -> RestServer:
+    """Bind and listen (without serving yet); ``OSError`` if the port is taken."""
+    return RestServer(listen(host, port))
 
 
 def attach(server: RestServer, core) -> None:

@@ -52,27 +52,40 @@ class ServingCore:
         }
 
     def rest_predict(self, name, version, label, body: bytes) -> dict:
-        result = self.rest_predict_many([self.rest_predict_prepare(name, version, label, body)])[0]
-        if isinstance(result, Exception):
-            raise result
-        return result
+        return _run_one(self.rest_predict_prepare(name, version, label, body))
 
     def rest_predict_prepare(self, name, version, label, body: bytes) -> tuple:
         """Decode and check a ``:predict`` body (no TensorFlow call yet): what
-        :meth:`rest_predict_many` runs. Bad input raises here."""
+        :meth:`predict_many` runs (its result: the response document). Bad input raises here."""
         doc = codec.loads(body)
         servable = self.manager.servable(name, version, label)
         signature = servable.signature(_signature_name(doc))
         specs = servable.inputs[signature]
         arrays, fmt = codec.parse_predict(doc, {k: (v[0], v[1]) for k, v in specs.items()})
-        return servable, signature, servable.prepare(signature, arrays), fmt
+        feed = servable.prepare(signature, arrays)
+        return servable, signature, feed, lambda out: codec.predict_response(out, fmt)
 
-    def rest_predict_many(self, prepared: list[tuple]) -> list:
-        """Run prepared predict requests (those of one signature as one batch): the response
-        document, or the exception, of each."""
-        return _run_grouped(
-            prepared, lambda _servable, _signature, out, fmt: codec.predict_response(out, fmt)
-        )
+    @staticmethod
+    def predict_many(prepared: list[tuple]) -> list:
+        """Run prepared predict requests of both front ends (:meth:`rest_predict_prepare`,
+        :meth:`grpc_predict_prepare`), those of one signature as one batch: the response, or
+        the exception, of each."""
+        results: list = [None] * len(prepared)
+        groups: dict[tuple, list[int]] = {}
+        for i, (servable, signature, _feed, _respond) in enumerate(prepared):
+            groups.setdefault((id(servable), signature), []).append(i)
+        for indexes in groups.values():
+            servable, signature = prepared[indexes[0]][:2]
+            outs = servable.run_prepared(signature, [prepared[i][2] for i in indexes])
+            for i, out in zip(indexes, outs, strict=True):
+                if isinstance(out, Exception):
+                    results[i] = out
+                    continue
+                try:
+                    results[i] = prepared[i][3](out)
+                except Exception as err:
+                    results[i] = err
+        return results
 
     def rest_classify_regress(self, name, version, label, method, body: bytes) -> dict:
         from tensorflow.core.example import example_pb2
@@ -184,14 +197,14 @@ class ServingCore:
         response_spec.signature_name = signature
 
     def grpc_predict(self, request, servable: Servable | None = None):
-        result = self.grpc_predict_many([self.grpc_predict_prepare(request, servable)])[0]
-        if isinstance(result, Exception):
-            raise result
-        return result
+        return _run_one(self.grpc_predict_prepare(request, servable))
 
     def grpc_predict_prepare(self, request, servable: Servable | None = None) -> tuple:
         """Check a ``PredictRequest`` and read its tensors (no TensorFlow call yet): what
-        :meth:`grpc_predict_many` runs. Bad input raises here."""
+        :meth:`predict_many` runs (its result: the ``PredictResponse``). Bad input raises
+        here."""
+        from tensorflow_serving.apis import predict_pb2
+
         name, version, label = self._spec(request.model_spec)
         servable = servable or self.manager.servable(name, version, label)
         signature = servable.signature(request.model_spec.signature_name or None)
@@ -200,22 +213,16 @@ class ServingCore:
         except (TypeError, ValueError) as err:
             raise InvalidArgument(f"cannot read the input tensors: {err}") from None
         feed = servable.prepare(signature, arrays)
-        return servable, signature, feed, (name, tuple(request.output_filter))
+        output_filter = tuple(request.output_filter)
 
-    def grpc_predict_many(self, prepared: list[tuple]) -> list:
-        """Run prepared Predict requests (those of one signature as one batch): the
-        ``PredictResponse``, or the exception, of each."""
-        from tensorflow_serving.apis import predict_pb2
-
-        def respond(servable, signature, out, extra):
-            name, output_filter = extra
+        def respond(out):
             response = predict_pb2.PredictResponse()
             self._fill_spec(response.model_spec, name, servable, signature)
             for key, value in servable.select_outputs(out, output_filter).items():
                 tensors.fill(response.outputs[key], value)
             return response
 
-        return _run_grouped(prepared, respond)
+        return servable, signature, feed, respond
 
     @staticmethod
     def _serialized_examples(input_proto) -> list[bytes]:
@@ -342,25 +349,11 @@ class ServingCore:
         return count
 
 
-def _run_grouped(prepared: list[tuple], respond) -> list:
-    """Run ``(servable, signature, feed, extra)`` items, those of one signature together (one
-    batch); ``respond(servable, signature, outputs, extra)`` or the exception, of each."""
-    results: list = [None] * len(prepared)
-    groups: dict[tuple, list[int]] = {}
-    for i, (servable, signature, _feed, _extra) in enumerate(prepared):
-        groups.setdefault((id(servable), signature), []).append(i)
-    for indexes in groups.values():
-        servable, signature = prepared[indexes[0]][:2]
-        outs = servable.run_prepared(signature, [prepared[i][2] for i in indexes])
-        for i, out in zip(indexes, outs, strict=True):
-            if isinstance(out, Exception):
-                results[i] = out
-                continue
-            try:
-                results[i] = respond(servable, signature, out, prepared[i][3])
-            except Exception as err:
-                results[i] = err
-    return results
+def _run_one(prepared: tuple):
+    result = ServingCore.predict_many([prepared])[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def _signature_name(doc: dict) -> str:

@@ -317,6 +317,50 @@ def test_grpc_with_the_official_client(served):
     channel.close()
 
 
+def test_grpc_concurrent_large_and_malformed_calls(served):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    server = served["server"]
+    channel = grpc.insecure_channel(
+        server.grpc_address, options=[("grpc.max_receive_message_length", 64 << 20)]
+    )
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+
+    def predict(x):
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = NAME
+        request.inputs["image"].CopyFrom(tf.make_tensor_proto(x))
+        return tf.make_ndarray(stub.Predict(request, 30.0).outputs["scores"])
+
+    # Given 8 clients calling at once on one connection (interleaved HTTP/2 streams)
+    rows = np.random.default_rng(1).standard_normal((64, 1, 4)).astype("float32")
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(predict, rows))
+    # Then each gets its own row's answer
+    want = _direct(served["v1"], rows[:, 0])
+    np.testing.assert_allclose(np.concatenate(got), want, rtol=1e-5, atol=1e-6)
+    # A 6.4 MB request (many DATA frames, past the 64 KB default windows) and its 4.8 MB answer
+    # (past the client's 4 MB window: the server waits for its WINDOW_UPDATEs)
+    big = np.random.default_rng(2).standard_normal((400_000, 4)).astype("float32")
+    np.testing.assert_allclose(predict(big), _direct(served["v1"], big), rtol=1e-5, atol=1e-5)
+    # An unknown method and a request that is not a PredictRequest get gRPC errors, not a hang
+    with pytest.raises(grpc.RpcError) as err:
+        channel.unary_unary("/tensorflow.serving.PredictionService/Nope")(b"", timeout=10)
+    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    with pytest.raises(grpc.RpcError) as err:
+        channel.unary_unary("/tensorflow.serving.PredictionService/Predict")(
+            b"\xff\xff\xff", timeout=10
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "cannot parse the request" in err.value.details()
+    # and the connection still serves
+    np.testing.assert_allclose(predict(X), _direct(served["v1"], X), rtol=1e-5, atol=1e-6)
+    channel.close()
+
+
 def test_warmup_records_were_replayed_before_available(served):
     log = served["server"].log()
     assert "version 1 AVAILABLE" in log and "2 warmup records" in log
@@ -401,3 +445,19 @@ def test_cli_errors_are_one_clear_line(served, tmp_path):
     # a bad option
     proc = _cli(str(served["base"]), "--version-policy", "newest")
     assert proc.returncode == 1 and "--version-policy" in proc.stderr
+    # an interpreter without hpack (the gRPC front end's header decoding): shadowed here
+    (tmp_path / "nohpack").mkdir()
+    (tmp_path / "nohpack" / "hpack.py").write_text("raise ImportError('No module named hpack')\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "nohpack"), *sys.path])
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyter_workbench.serving", str(served["base"])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    event = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert event["event"] == "error" and "lacks the hpack package" in event["message"]
+    assert "pip install hpack" in event["message"] and "env create tf2" in event["message"]
