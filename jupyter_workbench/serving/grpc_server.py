@@ -442,11 +442,13 @@ class _Connection:
                 stream.out.pop(0)
             else:
                 stream.out[0] = data[len(chunk) :]
-        if not stream.out:
+        done = not stream.out
+        if done:
             parts.append(_frame(HEADERS, END_HEADERS | END_STREAM, stream.id, _TRAILER_OK))
-            self._finish(stream)
         if parts:
             self.transport.write(b"".join(parts))
+        if done:
+            self._finish(stream)  # after the write: after a GOAWAY it closes the connection
 
     def _flush_all(self) -> None:
         for stream in list(self.streams.values()):
@@ -460,7 +462,8 @@ class _Connection:
             self.transport.close()
 
     def _reset(self, stream: _Stream) -> None:
-        self.transport.write(_frame(RST_STREAM, 0, stream.id, NO_ERROR.to_bytes(4, "big")))
+        if not self.transport.is_closing():
+            self.transport.write(_frame(RST_STREAM, 0, stream.id, NO_ERROR.to_bytes(4, "big")))
 
     def _close(self, code: int, message: str) -> None:
         log.info("gRPC connection closed: %s", message)
