@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,17 +25,25 @@ def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     )
 
 
-def test_cli_exports_and_inspects_a_keras_file(tiny_keras_file, tmp_path):
+@pytest.fixture(scope="module")
+def cli_exports(tiny_keras_file, tmp_path_factory):
+    """A model base written by two `jupyter workbench export` runs (each run imports
+    TensorFlow: seconds of CPU, so the tests below share them and copy the base to change it)."""
+    base = tmp_path_factory.mktemp("cli") / "m"
+    runs = [run_cli("export", tiny_keras_file, str(base), "--json", "--quiet") for _ in range(2)]
+    return base, runs
+
+
+def test_cli_exports_and_inspects_a_keras_file(cli_exports):
     # When a user exports a .keras file twice and inspects the base
-    first = run_cli("export", tiny_keras_file, str(tmp_path / "m"), "--json", "--quiet")
-    second = run_cli("export", tiny_keras_file, str(tmp_path / "m"), "--json", "--quiet")
-    shown = run_cli("inspect", str(tmp_path / "m" / "2"))
+    base, (first, second) = cli_exports
+    shown = run_cli("inspect", str(base / "2"))
 
     # Then versions 1 and 2 exist, the JSON result says so, and inspect shows the signature
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout)["version"] == 1
     assert json.loads(second.stdout)["version"] == 2
-    assert (tmp_path / "m" / "2" / "saved_model.pb").is_file()
+    assert (base / "2" / "saved_model.pb").is_file()
     assert shown.returncode == 0, shown.stderr
     assert "serving_default" in shown.stdout and "features" in shown.stdout
 
@@ -59,19 +68,23 @@ def test_cli_user_errors_are_one_line_without_traceback(tiny_keras_file, tmp_pat
     assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
 
 
-def test_cli_refuses_existing_version_unless_overwrite(tiny_keras_file, tmp_path):
-    # Given version 1 exists
-    assert run_cli("export", tiny_keras_file, str(tmp_path / "m"), "--quiet").returncode == 0
+def test_cli_refuses_existing_version_unless_overwrite(cli_exports, tiny_keras_file, tmp_path):
+    # Given version 1 exists (exported by the CLI)
+    base = tmp_path / "m"
+    shutil.copytree(cli_exports[0], base)
+    old_pb = (base / "1" / "saved_model.pb").stat()
 
     # When the user asks for version 1 again, then with --overwrite
-    again = run_cli("export", tiny_keras_file, str(tmp_path / "m"), "--version", "1", "--quiet")
+    again = run_cli("export", tiny_keras_file, str(base), "--version", "1", "--quiet")
     forced = run_cli(
-        "export", tiny_keras_file, str(tmp_path / "m"), "--version", "1", "--overwrite", "--quiet"
+        "export", tiny_keras_file, str(base), "--version", "1", "--overwrite", "--quiet"
     )
 
     # Then the first is refused with a hint, the second replaces it
     assert again.returncode == 1 and "overwrite" in again.stderr.lower()
     assert forced.returncode == 0, forced.stderr
+    new_pb = (base / "1" / "saved_model.pb").stat()
+    assert (new_pb.st_ino, new_pb.st_mtime_ns) != (old_pb.st_ino, old_pb.st_mtime_ns)
 
 
 class Kernel:
@@ -126,9 +139,18 @@ def state_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory, state_dir):
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    k = Kernel(tmp_path_factory.mktemp("kernel"))
+    """One workbench kernel for the file, started like a user's: no TensorFlow log settings in
+    its environment. Its first cell imports TensorFlow (every test here needs it; a second
+    kernel for the startup-notice check would cost a second TensorFlow import)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+    k = Kernel(tmp_path_factory.mktemp("kernel"), env=env)
     k.run("%load_ext jupyter_workbench")
+    k.first_tensorflow_import = k.run(
+        "import sys\n"
+        "print('tensorflow' in sys.modules)\n"
+        "import tensorflow as tf\n"
+        "print(tf.constant(2) * 3)"
+    )
     yield k
     k.close()
 
@@ -181,20 +203,15 @@ def test_a_typo_in_a_variable_name_is_an_unknown_variable_not_a_missing_file(ker
     assert "No such file" not in shown
 
 
-def test_tensorflow_startup_notices_stay_out_of_workbench_kernels(tmp_path):
+def test_tensorflow_startup_notices_stay_out_of_workbench_kernels(kernel):
     # Given a kernel with the workbench loaded and no TensorFlow log settings at all
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
-    k = Kernel(tmp_path, env=env)
-    try:
-        k.run("%load_ext jupyter_workbench")
-        # When the notebook imports TensorFlow
-        out = k.run("import tensorflow as tf\nprint(tf.constant(2) * 3)")
-        # Then the cell shows its own output only: no oneDNN / absl / CPU-feature notices
-        assert out["error"] is None, out
-        assert "tf.Tensor(6" in out["stdout"]
-        assert "oneDNN" not in out["stderr"] and "absl" not in out["stderr"], out["stderr"]
-    finally:
-        k.close()
+    # When the notebook imports TensorFlow (the kernel's first import of it)
+    out = kernel.first_tensorflow_import
+    # Then the cell shows its own output only: no oneDNN / absl / CPU-feature notices
+    assert out["error"] is None, out
+    assert out["stdout"].startswith("False\n"), out["stdout"]  # TensorFlow was not loaded yet
+    assert "tf.Tensor(6" in out["stdout"]
+    assert "oneDNN" not in out["stderr"] and "absl" not in out["stderr"], out["stderr"]
 
 
 def test_magic_show_prints_the_signatures(kernel, tiny_keras_file, tmp_path):
