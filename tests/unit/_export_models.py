@@ -133,28 +133,3 @@ def serve(path, signature="serving_default", **inputs):
     loaded = tf.saved_model.load(str(path), tags=["serve"])
     out = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
     return {k: v.numpy() for k, v in out.items()}
-
-
-# A TF1 training graph (Adam + global_step) saved with tf.compat.v1.train.Saver: x:0 -> y:0.
-TF1_CHECKPOINT_SCRIPT = """
-import json, sys
-import numpy as np, tensorflow as tf
-prefix = sys.argv[1]
-tf.compat.v1.disable_eager_execution()
-x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
-w = tf.compat.v1.get_variable("w", [4, 3])
-b = tf.compat.v1.get_variable("b", [3], initializer=tf.compat.v1.zeros_initializer())
-logits = tf.add(tf.matmul(x, w), b, name="logits")
-y = tf.nn.softmax(logits, name="y")
-classes = tf.argmax(logits, axis=-1, name="classes")
-labels = tf.compat.v1.placeholder(tf.float32, [None, 3], name="labels")
-loss = tf.reduce_mean(tf.square(y - labels))
-step = tf.compat.v1.train.get_or_create_global_step()
-train = tf.compat.v1.train.AdamOptimizer(0.1).minimize(loss, global_step=step)
-feed = np.random.default_rng(0).standard_normal((2, 4)).astype("float32")
-with tf.compat.v1.Session() as sess:
-    sess.run(tf.compat.v1.global_variables_initializer())
-    sess.run(train, {x: feed, labels: np.eye(3)[[0, 1]]})
-    path = tf.compat.v1.train.Saver().save(sess, prefix, global_step=1)
-    print(json.dumps({"prefix": path, "x": feed.tolist(), "y": sess.run(y, {x: feed}).tolist()}))
-"""

@@ -1,7 +1,8 @@
 """TF1 sources: Saver checkpoints with .meta graphs and Sessions (graph mode).
 
-Everything that uses a Session or disable_eager_execution runs in fresh interpreters so the
-test process stays eager; each scenario script prints one JSON object that the tests check.
+Everything that uses a Session or disable_eager_execution runs in a fresh interpreter so the
+test process stays eager (it prints one JSON object that the tests check); exports from the
+checkpoint run in this eager process, as from a notebook.
 """
 
 import json
@@ -11,58 +12,82 @@ import numpy as np
 import pytest
 
 try:
-    from ._export_models import TF1_CHECKPOINT_SCRIPT, run_python
+    from ._export_models import run_python, serve
 except ImportError:
-    from _export_models import TF1_CHECKPOINT_SCRIPT, run_python
+    from _export_models import run_python, serve
 
-pytest.importorskip("tensorflow")
+tf = pytest.importorskip("tensorflow")
 
-# In an ordinary (eager) process: the checkpoint prefix as the source.
-CHECKPOINT_EXPORTS = """
-import json, sys
-import numpy as np, tensorflow as tf
-from jupyter_workbench.export import ExportError, export_savedmodel
-made = json.loads(sys.argv[1]); base = sys.argv[2]
-prefix, x = made["prefix"], np.array(made["x"], "float32")
-out = {}
+from jupyter_workbench.export import ExportError, export_savedmodel  # noqa: E402
 
-def served(path, signature, **inputs):
-    loaded = tf.saved_model.load(path, tags=["serve"])
-    result = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
-    return {k: v.numpy().tolist() for k, v in result.items()}
 
-def error(**kwargs):
-    try:
-        export_savedmodel(prefix, base + "/err", progress=False, **kwargs)
-    except ExportError as e:
-        return {"message": str(e), "clean": e.__cause__ is None
-                and (e.__context__ is None or e.__suppress_context__)}
-    return None
+def _served(path, signature, **inputs) -> dict:
+    return {k: v.tolist() for k, v in serve(path, signature, **inputs).items()}
 
-r = export_savedmodel(prefix, base + "/mnist", signature_name="predict_images",
-                      inputs={"image": "x:0"}, outputs={"scores": "y:0"}, progress=False)
-out["basic"] = {"result": r.to_dict(), "served": served(r.path, "predict_images", image=x),
-                "variables": sorted(n for n, _ in tf.train.list_variables(
-                    r.path + "/variables/variables"))}
-again = export_savedmodel(r.path, base + "/again", signature_name="predict", outputs="probs",
-                          progress=False)
-out["basic"]["again"] = served(again.path, "predict", image=x)
-r = export_savedmodel(prefix + ".meta", base + "/mnist", inputs={"image": "x:0"},
-                      signatures={"predict": {"outputs": {"scores": "y:0"}},
-                                  "classify": {"outputs": {"classes": "classes:0"}}},
-                      progress=False)
-out["multi"] = {"result": r.to_dict(), "classes": served(r.path, "classify", image=x)}
-r = export_savedmodel(prefix, base + "/half", inputs={"image": "x"}, outputs={"scores": "y"},
-                      weights_dtype="float16", progress=False)
-reader = tf.train.load_checkpoint(r.path + "/variables/variables")
-out["half"] = {"result": r.to_dict(), "served": served(r.path, "serving_default", image=x),
-               "dtypes": sorted(v.name for v in reader.get_variable_to_dtype_map().values())}
-out["unknown_tensor"] = error(inputs={"image": "xx:0"}, outputs={"scores": "y:0"})
-out["no_names"] = error()
-print(json.dumps(out))
-"""
 
-# In a process that called disable_eager_execution(): Sessions, tf_keras, and Keras 3's error.
+def _checkpoint_exports(made: dict, base: str) -> dict:
+    """In this (eager) test process, as in a notebook: the checkpoint prefix as the source."""
+    prefix, x = made["prefix"], np.array(made["x"], "float32")
+    out = {}
+
+    def error(**kwargs):
+        try:
+            export_savedmodel(prefix, base + "/err", progress=False, **kwargs)
+        except ExportError as e:
+            clean = e.__cause__ is None and (e.__context__ is None or e.__suppress_context__)
+            return {"message": str(e), "clean": clean}
+        return None
+
+    r = export_savedmodel(
+        prefix,
+        base + "/mnist",
+        signature_name="predict_images",
+        inputs={"image": "x:0"},
+        outputs={"scores": "y:0"},
+        progress=False,
+    )
+    out["basic"] = {
+        "result": r.to_dict(),
+        "served": _served(r.path, "predict_images", image=x),
+        "variables": sorted(n for n, _ in tf.train.list_variables(r.path + "/variables/variables")),
+    }
+    again = export_savedmodel(
+        r.path, base + "/again", signature_name="predict", outputs="probs", progress=False
+    )
+    out["basic"]["again"] = _served(again.path, "predict", image=x)
+    r = export_savedmodel(
+        prefix + ".meta",
+        base + "/mnist",
+        inputs={"image": "x:0"},
+        signatures={
+            "predict": {"outputs": {"scores": "y:0"}},
+            "classify": {"outputs": {"classes": "classes:0"}},
+        },
+        progress=False,
+    )
+    out["multi"] = {"result": r.to_dict(), "classes": _served(r.path, "classify", image=x)}
+    r = export_savedmodel(
+        prefix,
+        base + "/half",
+        inputs={"image": "x"},
+        outputs={"scores": "y"},
+        weights_dtype="float16",
+        progress=False,
+    )
+    reader = tf.train.load_checkpoint(r.path + "/variables/variables")
+    out["half"] = {
+        "result": r.to_dict(),
+        "served": _served(r.path, "serving_default", image=x),
+        "dtypes": sorted(v.name for v in reader.get_variable_to_dtype_map().values()),
+    }
+    out["unknown_tensor"] = error(inputs={"image": "xx:0"}, outputs={"scores": "y:0"})
+    out["no_names"] = error()
+    return out  # fmt: skip
+
+
+# In a process that called disable_eager_execution(): the TF1 Saver checkpoint (Adam slots,
+# global_step; in a graph of its own) that the eager exports read, then Sessions, tf_keras, and
+# Keras 3's error. One child for both: each TensorFlow start costs seconds of CPU.
 GRAPH_MODE_EXPORTS = """
 import json, sys
 import numpy as np, tensorflow as tf
@@ -70,6 +95,24 @@ tf.compat.v1.disable_eager_execution()
 from jupyter_workbench.export import ExportError, export_savedmodel
 base = sys.argv[1]
 out = {}
+with tf.Graph().as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
+    w = tf.compat.v1.get_variable("w", [4, 3])
+    b = tf.compat.v1.get_variable("b", [3], initializer=tf.compat.v1.zeros_initializer())
+    logits = tf.add(tf.matmul(x, w), b, name="logits")
+    y = tf.nn.softmax(logits, name="y")
+    classes = tf.argmax(logits, axis=-1, name="classes")
+    labels = tf.compat.v1.placeholder(tf.float32, [None, 3], name="labels")
+    loss = tf.reduce_mean(tf.square(y - labels))
+    step = tf.compat.v1.train.get_or_create_global_step()
+    train = tf.compat.v1.train.AdamOptimizer(0.1).minimize(loss, global_step=step)
+    feed = np.random.default_rng(0).standard_normal((2, 4)).astype("float32")
+    with tf.compat.v1.Session() as sess:
+        sess.run(tf.compat.v1.global_variables_initializer())
+        sess.run(train, {x: feed, labels: np.eye(3)[[0, 1]]})
+        path = tf.compat.v1.train.Saver().save(sess, base + "/tf1/model.ckpt", global_step=1)
+        out["checkpoint"] = {"prefix": path, "x": feed.tolist(),
+                             "y": sess.run(y, {x: feed}).tolist()}
 x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
 w = tf.compat.v1.get_variable("w", [4, 3])
 y = tf.nn.softmax(tf.matmul(x, w), name="y")
@@ -109,28 +152,22 @@ print(json.dumps(out))
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    # A TF1 Saver checkpoint (Adam slots, global_step) made in graph mode
-    folder = tmp_path_factory.mktemp("tf1")
-    proc = run_python(TF1_CHECKPOINT_SCRIPT, str(folder / "model.ckpt"))
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-@pytest.fixture(scope="module")
-def eager_exports(checkpoint, tmp_path_factory):
-    base = tmp_path_factory.mktemp("eager")
-    proc = run_python(CHECKPOINT_EXPORTS, json.dumps(checkpoint), str(base))
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-@pytest.fixture(scope="module")
 def graph_exports(tmp_path_factory):
     base = tmp_path_factory.mktemp("graph")
     proc = run_python(GRAPH_MODE_EXPORTS, str(base))
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def checkpoint(graph_exports):
+    # A TF1 Saver checkpoint (Adam slots, global_step) made in graph mode
+    return graph_exports["checkpoint"]
+
+
+@pytest.fixture(scope="module")
+def eager_exports(checkpoint, tmp_path_factory):
+    return _checkpoint_exports(checkpoint, str(tmp_path_factory.mktemp("eager")))
 
 
 def test_saver_checkpoint_to_savedmodel(checkpoint, eager_exports):
