@@ -1,9 +1,14 @@
-"""inspect_savedmodel: tags and signatures of a SavedModel, printed like ``saved_model_cli``."""
+"""inspect_savedmodel: tags and signatures of a SavedModel, printed like ``saved_model_cli``.
+
+A binary ``saved_model.pb`` is read without TensorFlow (:mod:`.savedmodel_proto`): inspecting
+costs milliseconds, not a TensorFlow start.
+"""
 
 from __future__ import annotations
 
 import os
 
+from . import savedmodel_proto
 from .errors import ExportError, require_tensorflow
 
 _INIT_OP = "__saved_model_init_op"
@@ -72,15 +77,6 @@ def _read(path: str, storage_options: dict | None = None) -> tuple[bytes, bool, 
     )
 
 
-def _dtype_name(enum: int) -> str:
-    import tensorflow as tf
-
-    try:
-        return tf.dtypes.as_dtype(enum).name
-    except TypeError:
-        return f"dtype({enum})"
-
-
 def _shape(tensor_shape) -> list | None:
     if tensor_shape.unknown_rank:
         return None
@@ -90,7 +86,7 @@ def _shape(tensor_shape) -> list | None:
 def _tensor_infos(infos) -> dict:
     return {
         key: {
-            "dtype": _dtype_name(info.dtype),
+            "dtype": savedmodel_proto.dtype_name(info.dtype),
             "shape": _shape(info.tensor_shape),
             "tensor": info.name,
         }
@@ -100,15 +96,11 @@ def _tensor_infos(infos) -> dict:
 
 def _cli_text(saved_model) -> str:
     """The text of ``saved_model_cli show --all`` (tensorflow/python/tools/saved_model_cli.py)."""
-    from tensorflow.core.framework import types_pb2
-    from tensorflow.python.framework import meta_graph
-
-    dtype_names = {value: key for key, value in types_pb2.DataType.items()}
     out = []
 
     def tensor_info(info, indent):
         pad = "  " * indent
-        out.append(pad + "    dtype: " + dtype_names.get(info.dtype, str(info.dtype)))
+        out.append(pad + "    dtype: " + savedmodel_proto.dtype_enum_name(info.dtype))
         if info.tensor_shape.unknown_rank:
             shape = "unknown_rank"
         else:
@@ -135,7 +127,7 @@ def _cli_text(saved_model) -> str:
                 out.append(f"    outputs['{name}'] tensor_info:")
                 tensor_info(info, 2)
             out.append(f"  Method name is: {sig.method_name}")
-        ops = sorted(meta_graph.ops_used_by_graph_def(mgd.graph_def))
+        ops = sorted(savedmodel_proto.ops_used_by_graph_def(mgd.graph_def))
         out.append(
             f"The MetaGraph with tag set {list(tags)} contains the following ops: "
             "{" + ", ".join(repr(op) for op in ops) + "}"
@@ -144,6 +136,7 @@ def _cli_text(saved_model) -> str:
 
 
 def parse_saved_model(data: bytes, is_text: bool = False):
+    """TensorFlow's own ``SavedModel`` message (imports TensorFlow)."""
     from tensorflow.core.protobuf import saved_model_pb2
 
     saved_model = saved_model_pb2.SavedModel()
@@ -195,9 +188,16 @@ def inspect_savedmodel(path, *, storage_options: dict | None = None) -> SavedMod
 
     path = os.fspath(path)
     data, is_text, resolved = _read(path, storage_options)
-    require_tensorflow()  # to parse the protocol buffer
+    if is_text:  # a text SavedModel: TensorFlow's classes parse the text format
+        require_tensorflow()
+        try:
+            data = parse_saved_model(data, is_text=True).SerializeToString()
+        except Exception as err:
+            raise ExportError(
+                f"{resolved} holds an unreadable saved_model.pbtxt ({err})."
+            ) from None
     try:
-        saved_model = parse_saved_model(data, is_text)
-    except Exception as err:
+        saved_model = savedmodel_proto.parse(data)
+    except (savedmodel_proto.DecodeError, UnicodeDecodeError) as err:
         raise ExportError(f"{resolved} holds an unreadable saved_model.pb ({err}).") from None
     return describe(saved_model, resolved)

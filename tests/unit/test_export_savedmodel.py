@@ -2,6 +2,7 @@
 
 import contextlib
 import io
+import json
 import os
 from ast import literal_eval
 
@@ -11,9 +12,9 @@ import pytest
 from jupyter_workbench.export import ExportError, export_savedmodel, inspect_savedmodel
 
 try:
-    from ._export_models import assert_clean, batch, keras_mlp, serve
+    from ._export_models import assert_clean, batch, json_lines, keras_mlp, run_python, serve
 except ImportError:
-    from _export_models import assert_clean, batch, keras_mlp, serve
+    from _export_models import assert_clean, batch, json_lines, keras_mlp, run_python, serve
 
 tf = pytest.importorskip("tensorflow")
 
@@ -106,6 +107,46 @@ def test_inspect_text_matches_saved_model_cli(exported):
     ops_line = "contains the following ops: "
     assert ours.split(ops_line)[0] == theirs.split(ops_line)[0]
     assert literal_eval(ours.split(ops_line)[1]) == literal_eval(theirs.split(ops_line)[1])
+
+
+def test_inspect_reads_the_saved_model_without_tensorflow(exported):
+    # Given an exported version
+    _model, first = exported
+    # When a fresh interpreter inspects it
+    proc = run_python(
+        """
+        import json, sys
+        from jupyter_workbench.export import inspect_savedmodel
+        info = inspect_savedmodel(sys.argv[1])
+        print(json.dumps({"info": info, "text": str(info),
+                          "tensorflow": "tensorflow" in sys.modules}))
+        """,
+        first.path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    [shown] = json_lines(proc.stdout)
+    # Then it shows what this process (with TensorFlow) shows, without importing TensorFlow
+    ours = inspect_savedmodel(first.path)
+    assert shown["info"] == json.loads(json.dumps(ours)) and shown["text"] == str(ours)
+    assert shown["tensorflow"] is False
+
+
+def test_dtype_names_are_tensorflows():
+    # Given every DataType number (and some that are not)
+    from tensorflow.core.framework import types_pb2
+
+    from jupyter_workbench.export import savedmodel_proto
+
+    for enum in range(0, 140):
+        # Then saved_model_cli's enum name and tf.dtypes' name are TensorFlow's own
+        assert savedmodel_proto.dtype_enum_name(enum) == (
+            types_pb2.DataType.Name(enum) if enum in types_pb2.DataType.values() else str(enum)
+        )
+        try:
+            expected = tf.dtypes.as_dtype(enum).name
+        except TypeError:
+            expected = f"dtype({enum})"
+        assert savedmodel_proto.dtype_name(enum) == expected, enum
 
 
 def test_inspect_missing_path(tmp_path):
