@@ -7,11 +7,11 @@
  * (POST answers 202 and the creation runs on the server; GET shows its step and last log
  * lines under `creation`).
  */
-import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { requestAPI } from './api';
-import { english, ICreationProgress, IEnvironment, ITrans, standby } from './util';
+import { PollingModel } from './pollingModel';
+import { english, ICreationProgress, IEnvironment, ITrans } from './util';
 
 export interface ICreationEnded {
   name: string;
@@ -35,7 +35,7 @@ interface IFollowed {
  * `interval` ms otherwise, in standby while the page is hidden or the user is logged out.
  * Emits `changed` after each listing or progress step, `creationEnded` when one ends.
  */
-export class EnvironmentsModel {
+export class EnvironmentsModel extends PollingModel<void> {
   constructor(
     options: {
       interval?: number;
@@ -44,21 +44,16 @@ export class EnvironmentsModel {
       standby?: () => boolean | 'when-hidden';
     } = {}
   ) {
-    this._trans = options.trans ?? english;
-    this._interval = options.interval ?? 60_000;
-    this._followInterval = options.followInterval ?? 1000;
-    this._poll = new Poll({
-      auto: false,
-      factory: () => this._tick(),
-      frequency: { interval: this._interval, backoff: true, max: 300_000 },
+    const interval = options.interval ?? 60_000;
+    super({
       name: 'jupyter-workbench:environments',
-      standby: options.standby ?? standby
+      interval,
+      max: 300_000,
+      standby: options.standby
     });
-  }
-
-  /** Emitted when the list, or a creation's progress, changed. */
-  get changed(): ISignal<this, void> {
-    return this._changed;
+    this._trans = options.trans ?? english;
+    this._interval = interval;
+    this._followInterval = options.followInterval ?? 1000;
   }
 
   /** Emitted when a creation ended (either way). */
@@ -77,11 +72,6 @@ export class EnvironmentsModel {
 
   get loaded(): boolean {
     return this._loaded;
-  }
-
-  /** The poll, for its state and frequency (tests, diagnostics). */
-  get poll(): Poll {
-    return this._poll;
   }
 
   get(name: string): IEnvironment | undefined {
@@ -105,18 +95,6 @@ export class EnvironmentsModel {
     return this._followed.has(name);
   }
 
-  /** List now (and start polling); never throws (the error is kept in `error`). */
-  async refresh(): Promise<void> {
-    if (this._poll.isDisposed) {
-      return;
-    }
-    if (this._poll.state.phase === 'constructed') {
-      void this._poll.start();
-    }
-    await this._poll.refresh();
-    await this._poll.tick.catch(() => undefined);
-  }
-
   /** Resolves once the list was fetched at least once. */
   async ensureLoaded(): Promise<void> {
     if (!this._loaded) {
@@ -136,11 +114,6 @@ export class EnvironmentsModel {
       void this._post(name, followed).finally(() => this._posting.delete(name));
     }
     return followed.promise;
-  }
-
-  dispose(): void {
-    this._poll.dispose();
-    Signal.clearData(this);
   }
 
   private _follow(name: string, started: boolean): IFollowed {
@@ -164,7 +137,7 @@ export class EnvironmentsModel {
       error: null
     });
     this._setFrequency();
-    this._changed.emit();
+    this.emitChanged();
     return followed;
   }
 
@@ -188,7 +161,7 @@ export class EnvironmentsModel {
     await this.refresh();
   }
 
-  private async _tick(): Promise<void> {
+  protected async tick(): Promise<void> {
     try {
       this._envs = await requestAPI<IEnvironment[]>('environments');
       this._error = null;
@@ -208,7 +181,7 @@ export class EnvironmentsModel {
         .map(([name]) => this._check(name))
     );
     this._setFrequency();
-    this._changed.emit();
+    this.emitChanged();
   }
 
   /** Read a followed creation's state; end it when it is over. */
@@ -276,26 +249,21 @@ export class EnvironmentsModel {
       }
     }
     this._setFrequency();
-    this._changed.emit();
+    this.emitChanged();
   }
 
   private _setFrequency(): void {
-    const interval = this._followed.size ? this._followInterval : this._interval;
-    if (!this._poll.isDisposed && this._poll.frequency.interval !== interval) {
-      this._poll.frequency = { ...this._poll.frequency, interval };
-    }
+    this.setInterval(this._followed.size ? this._followInterval : this._interval);
   }
 
   private _envs: IEnvironment[] = [];
   private _error: string | null = null;
   private _loaded = false;
-  private _poll: Poll;
   private _interval: number;
   private _followInterval: number;
   private _progress = new Map<string, ICreationProgress>();
   private _followed = new Map<string, IFollowed>();
   private _posting = new Set<string>();
   private _trans: ITrans;
-  private _changed = new Signal<this, void>(this);
   private _creationEnded = new Signal<this, ICreationEnded>(this);
 }

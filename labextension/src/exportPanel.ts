@@ -1,19 +1,17 @@
 /**
  * The sidebar's "Export to SavedModel" section.
  *
- * A model file is exported by the server (`POST workbench/api/exports`, followed by an
- * `ExportModel` that polls its progress); a notebook variable is exported by inserting and
+ * A model file is exported by the server through the `ExportsModel` (an export is a job of
+ * the server: after a reload the panel shows the export this browser started last, its
+ * progress while it runs, then its result); a notebook variable is exported by inserting and
  * running one `%savedmodel` cell in the active notebook (the extension is loaded silently
  * first, so no helper code ever lands in the user's notebook). Both end in the same library
  * call, `export_savedmodel`.
  */
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
-import { Poll } from '@lumino/polling';
-import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import { requestAPI } from './api';
 import {
   button,
   checkbox,
@@ -24,6 +22,7 @@ import {
   textInput,
   useSelectedButton
 } from './dom';
+import { ExportsModel, exportEnded } from './exportsModel';
 import {
   IExportRequest,
   IExportResult,
@@ -38,6 +37,8 @@ export interface IExportPanelOptions {
   pollInterval: () => number;
   defaultDestination: () => string;
   trans?: TranslationBundle;
+  /** The exports (default: a new model polling every `pollInterval()` ms while one runs). */
+  model?: ExportsModel;
 }
 
 /** Suggest `models/<stem>` for `path/to/<stem>.keras`. */
@@ -87,64 +88,15 @@ export function savedmodelLine(
   return args.join(' ');
 }
 
-/**
- * One server-side export: starts it, polls its progress with a `Poll` and emits `changed`
- * on each new state until it is done or failed.
- */
-export class ExportModel {
-  constructor(private _interval: () => number) {}
-
-  get changed(): ISignal<this, IExportState> {
-    return this._changed;
-  }
-
-  get state(): IExportState | null {
-    return this._state;
-  }
-
-  /** Start an export; resolves with its final state. */
-  async start(request: IExportRequest): Promise<IExportState> {
-    const { id } = await requestAPI<{ id: string }>('exports', {
-      method: 'POST',
-      body: JSON.stringify(request)
-    });
-    return new Promise<IExportState>((resolve, reject) => {
-      const poll = new Poll({
-        auto: true,
-        factory: async () => {
-          const state = await requestAPI<IExportState>(
-            `exports/${encodeURIComponent(id)}`
-          );
-          this._state = state;
-          this._changed.emit(state);
-          if (state.state === 'done' || state.state === 'failed') {
-            poll.dispose();
-            resolve(state);
-          }
-        },
-        frequency: { interval: this._interval(), backoff: false, max: 10_000 },
-        name: 'jupyter-workbench:export'
-      });
-      poll.ticked.connect((_, tick) => {
-        if (tick.phase === 'rejected') {
-          poll.dispose();
-          reject(tick.payload);
-        }
-      });
-    });
-  }
-
-  private _state: IExportState | null = null;
-  private _changed = new Signal<this, IExportState>(this);
-}
-
 export class ExportPanel extends Widget {
   constructor(options: IExportPanelOptions) {
     super();
     this._options = options;
     const trans = (this._trans =
       options.trans ?? nullTranslator.load(TRANSLATION_DOMAIN));
-    this._model = new ExportModel(options.pollInterval);
+    this._model =
+      options.model ?? new ExportsModel({ interval: options.pollInterval, trans });
+    this._model.changed.connect(this._onExportsChanged, this);
     this.addClass('jp-WorkbenchExport');
     const f = this._fields;
     f.kindFile = h('input', {
@@ -254,8 +206,24 @@ export class ExportPanel extends Widget {
     );
   }
 
-  get model(): ExportModel {
+  get model(): ExportsModel {
     return this._model;
+  }
+
+  /** Ask the server for its exports: a running one (or the one started here before a
+   * reload) shows in the panel. */
+  refresh(): Promise<void> {
+    return this._model.refresh();
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    if (!this._options.model) {
+      this._model.dispose();
+    }
+    super.dispose();
   }
 
   /** Prefill the form with a model file (from the file browser's context menu). */
@@ -312,33 +280,84 @@ export class ExportPanel extends Widget {
       request.version = parseInt(f.version.value, 10);
     }
     this._button.disabled = true;
+    let id: string;
+    try {
+      id = await this._model.start(request);
+    } catch (error) {
+      this._showError((error as Error).message);
+      this._button.disabled = false;
+      return;
+    }
+    await this._follow(id);
+  }
+
+  /** Show export `id`: its progress while it runs, then its result or error. */
+  private async _follow(id: string): Promise<void> {
+    const trans = this._trans;
+    if (this._following === id) {
+      return;
+    }
+    this._following = id;
+    this._reattached = true;
+    this._result.replaceChildren();
+    this._button.disabled = true;
     this._progress.hidden = false;
     this._progress.value = 0;
-    const onChanged = (_: ExportModel, state: IExportState) => {
-      this._progress.value = state.progress || 0;
-      const stateText = {
-        queued: trans.__('queued'),
-        running: trans.__('running'),
-        done: trans.__('done'),
-        failed: trans.__('failed')
-      };
-      say(this._message, state.message || stateText[state.state] || state.state);
-    };
-    this._model.changed.connect(onChanged);
+    const known = this._model.get(id);
+    if (known) {
+      this._showProgress(known);
+    }
     try {
-      const final = await this._model.start(request);
+      const final = await this._model.wait(id);
+      if (this._following !== id) {
+        return; // (another export took the panel)
+      }
       if (final.state === 'done' && final.result) {
         say(this._message, trans.__('Export finished.'));
         this._result.append(renderResult(final.result, trans));
+        this._result.scrollIntoView?.({ block: 'nearest' }); // (the section may be short)
       } else {
         this._showError(final.error || trans.__('The export failed.'));
       }
     } catch (error) {
       this._showError((error as Error).message);
     } finally {
-      this._model.changed.disconnect(onChanged);
-      this._button.disabled = false;
-      this._progress.hidden = true;
+      if (this._following === id) {
+        this._following = null;
+        this._button.disabled = false;
+        this._progress.hidden = true;
+      }
+    }
+  }
+
+  private _showProgress(state: IExportState): void {
+    const trans = this._trans;
+    this._progress.value = state.progress || 0;
+    const stateText: { [state: string]: string } = {
+      queued: trans.__('queued'),
+      running: trans.__('running'),
+      done: trans.__('done'),
+      failed: trans.__('failed')
+    };
+    say(this._message, state.message || stateText[state.state] || state.state);
+  }
+
+  /** Each listing: the followed export's progress; after a reload, the export to show. */
+  private _onExportsChanged(model: ExportsModel): void {
+    if (this._following) {
+      const state = model.get(this._following);
+      if (state && !exportEnded(state)) {
+        this._showProgress(state);
+      }
+      return;
+    }
+    if (this._reattached || !model.loaded) {
+      return;
+    }
+    this._reattached = true; // (once, at the first listing: later ones are the user's)
+    const current = model.current;
+    if (current) {
+      void this._follow(current.id);
     }
   }
 
@@ -398,7 +417,9 @@ export class ExportPanel extends Widget {
 
   private _options: IExportPanelOptions;
   private _trans: TranslationBundle;
-  private _model: ExportModel;
+  private _model: ExportsModel;
+  private _following: string | null = null;
+  private _reattached = false;
   private _fields: { [name: string]: HTMLInputElement } = {};
   private _button: HTMLButtonElement;
   private _progress: HTMLProgressElement;

@@ -68,6 +68,7 @@ const plugin: JupyterFrontEndPlugin<IWorkbenchSidebar> = {
       trans
     });
     sidebar.addSection(trans.__('Export to SavedModel'), exportPanel, 'export');
+    void exportPanel.refresh(); // (an export still running from before a reload shows)
     app.shell.add(sidebar, 'left', { rank: 850 });
     restorer?.add(sidebar, 'jupyter-workbench-sidebar');
     const handshake = sidebar.refresh();

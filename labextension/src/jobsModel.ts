@@ -6,6 +6,7 @@ import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { requestAPI } from './api';
+import { PollingModel } from './pollingModel';
 import { appendLog, finishedSince, IJob, ILogBuffer, standby } from './util';
 
 /** `GET workbench/api/jobs/{id}/log?offset=N`: the log's bytes from `offset` to `next`. */
@@ -33,7 +34,7 @@ export interface IJobLog extends ILogBuffer {
  * A watched job's log is followed by a second poll, every `logInterval` ms, that asks only
  * for what was written since the last read (`?offset=`), so output shows as cells print it.
  */
-export class JobsModel {
+export class JobsModel extends PollingModel<IJob[]> {
   constructor(
     options: {
       interval?: number;
@@ -41,14 +42,15 @@ export class JobsModel {
       standby?: () => boolean | 'when-hidden';
     } = {}
   ) {
-    this._interval = options.interval ?? 2000;
-    this._poll = new Poll({
-      auto: false,
-      factory: () => this._tick(),
-      frequency: { interval: this._interval, backoff: true, max: 60_000 },
+    const interval = options.interval ?? 2000;
+    super({
       name: 'jupyter-workbench:jobs',
-      standby: options.standby ?? standby
+      interval,
+      max: 60_000,
+      standby: options.standby
     });
+    this._interval = interval;
+    // A second poll follows the watched jobs' logs, more often than the list.
     this._logPoll = new Poll({
       auto: false,
       factory: () => this._readLogs(),
@@ -56,10 +58,6 @@ export class JobsModel {
       name: 'jupyter-workbench:job-logs',
       standby: options.standby ?? standby
     });
-  }
-
-  get changed(): ISignal<this, IJob[]> {
-    return this._changed;
   }
 
   /** A job that was running at the previous listing has ended. */
@@ -86,15 +84,6 @@ export class JobsModel {
 
   log(id: string): IJobLog | undefined {
     return this._logs.get(id);
-  }
-
-  /** Start polling (idempotent) and list now. */
-  async refresh(): Promise<void> {
-    if (this._poll.state.phase === 'constructed') {
-      void this._poll.start();
-    }
-    await this._poll.refresh();
-    await this._poll.tick;
   }
 
   async submit(path: string, environment = ''): Promise<IJob> {
@@ -140,30 +129,25 @@ export class JobsModel {
   }
 
   dispose(): void {
-    this._poll.dispose();
     this._logPoll.dispose();
-    Signal.clearData(this);
+    super.dispose();
   }
 
-  private async _tick(): Promise<void> {
+  protected async tick(): Promise<void> {
     let jobs: IJob[];
     try {
       jobs = await requestAPI<IJob[]>('jobs');
       this._error = null;
     } catch (error) {
       this._error = (error as Error).message;
-      this._changed.emit(this._jobs);
+      this.emitChanged(this._jobs);
       return;
     }
     const before = this._jobs;
     this._jobs = jobs;
     // Often while something runs, rarely otherwise.
-    const busy = this.running.length > 0;
-    const interval = busy ? this._interval : this._interval * 15;
-    if (this._poll.frequency.interval !== interval) {
-      this._poll.frequency = { ...this._poll.frequency, interval };
-    }
-    this._changed.emit(jobs);
+    this.setInterval(this.running.length ? this._interval : this._interval * 15);
+    this.emitChanged(jobs);
     if (this._listed) {
       for (const job of finishedSince(before, jobs)) {
         this._finished.emit(job);
@@ -210,7 +194,6 @@ export class JobsModel {
     this._logChanged.emit(log);
   }
 
-  private _poll: Poll;
   private _jobs: IJob[] = [];
   private _listed = false;
   private _interval: number;
@@ -218,7 +201,6 @@ export class JobsModel {
   private _logPoll: Poll;
   private _logs = new Map<string, IJobLog & { final?: boolean }>();
   private _watched = new Set<string>();
-  private _changed = new Signal<this, IJob[]>(this);
   private _finished = new Signal<this, IJob>(this);
   private _logChanged = new Signal<this, IJobLog>(this);
 }

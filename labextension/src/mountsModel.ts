@@ -2,29 +2,24 @@
  * Mounts as the frontend sees them: a model that owns the mounts REST calls and polls the
  * list. The Mounts section and the file browser's mount actions render from it.
  */
-import { Poll } from '@lumino/polling';
-import { ISignal, Signal } from '@lumino/signaling';
-
 import { requestAPI } from './api';
-import { IListingBound, IMount, IMountRequest, standby } from './util';
+import { PollingModel } from './pollingModel';
+import { IListingBound, IMount, IMountRequest } from './util';
 
 /**
  * The mounts as the server lists them. Owns the REST calls; polls (slowly: a mount's health
  * changes rarely) while someone looks, and emits `changed` after every listing.
  */
-export class MountsModel {
-  constructor(options: { interval?: number } = {}) {
-    this._poll = new Poll({
-      auto: false,
-      factory: () => this._list(),
-      frequency: { interval: options.interval ?? 30_000, backoff: true, max: 300_000 },
+export class MountsModel extends PollingModel<IMount[]> {
+  constructor(
+    options: { interval?: number; standby?: () => boolean | 'when-hidden' } = {}
+  ) {
+    super({
       name: 'jupyter-workbench:mounts',
-      standby: () => this._standby || standby()
+      interval: options.interval ?? 30_000,
+      max: 300_000,
+      standby: options.standby
     });
-  }
-
-  get changed(): ISignal<this, IMount[]> {
-    return this._changed;
   }
 
   get mounts(): IMount[] {
@@ -34,20 +29,6 @@ export class MountsModel {
   /** The last listing error, if the last listing failed. */
   get error(): string | null {
     return this._error;
-  }
-
-  /** Pause polling (e.g. while the panel is hidden or the user is logged out). */
-  set standby(value: boolean) {
-    this._standby = value;
-  }
-
-  /** List now (and start polling). */
-  async refresh(): Promise<void> {
-    if (this._poll.state.phase === 'constructed') {
-      void this._poll.start();
-    }
-    await this._poll.refresh();
-    await this._poll.tick;
   }
 
   async add(request: IMountRequest): Promise<IMount> {
@@ -97,23 +78,16 @@ export class MountsModel {
     );
   }
 
-  dispose(): void {
-    this._poll.dispose();
-  }
-
-  private async _list(): Promise<void> {
+  protected async tick(): Promise<void> {
     try {
       this._mounts = await requestAPI<IMount[]>('mounts');
       this._error = null;
     } catch (error) {
       this._error = (error as Error).message;
     }
-    this._changed.emit(this._mounts);
+    this.emitChanged(this._mounts);
   }
 
-  private _poll: Poll;
   private _mounts: IMount[] = [];
   private _error: string | null = null;
-  private _standby = false;
-  private _changed = new Signal<this, IMount[]>(this);
 }

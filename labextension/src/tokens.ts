@@ -100,6 +100,7 @@ export interface IExportRequest {
   warmup?: number;
 }
 
+/** `GET workbench/api/exports[/id]`: one export (a view of its job). */
 export interface IExportState {
   id: string;
   state: 'queued' | 'running' | 'done' | 'failed';
@@ -107,4 +108,8 @@ export interface IExportState {
   message?: string;
   result?: IExportResult;
   error?: string;
+  source?: string;
+  destination?: string;
+  created_at?: number;
+  ended_at?: number | null;
 }

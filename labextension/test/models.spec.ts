@@ -2,12 +2,14 @@
  * The models (jobs, environments, mounts) against a real Jupyter server running the workbench
  * server extension (test/server.ts): what the panels render from, signal by signal.
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
 import { ISignal } from '@lumino/signaling';
 
 import { EnvironmentsModel, ICreationEnded } from '../src/environmentsModel';
+import { ExportsModel, LAST_EXPORT_KEY } from '../src/exportsModel';
 import { IJobLog, JobsModel } from '../src/jobsModel';
 import { MountsModel } from '../src/mountsModel';
 import { IJob, IMount } from '../src/util';
@@ -16,7 +18,14 @@ import { ITestServer, startServer } from './server';
 let server: ITestServer;
 
 beforeAll(async () => {
-  server = await startServer('--Workbench.environments_dir={tmp}/envs');
+  // Exports run in the Python that runs the tests (it has TensorFlow).
+  const python = execFileSync('python', ['-c', 'import sys; print(sys.executable)'])
+    .toString()
+    .trim();
+  server = await startServer(
+    '--Workbench.environments_dir={tmp}/envs',
+    `--Workbench.export_python=${python}`
+  );
 }, 90_000);
 
 afterAll(async () => {
@@ -157,6 +166,68 @@ describe('MountsModel', () => {
 
       await model.remove('team');
       expect(model.mounts).toEqual([]);
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+/** A Storage in memory (what a browser's localStorage keeps across a reload). */
+function memoryStorage(): Pick<Storage, 'getItem' | 'setItem'> {
+  const items = new Map<string, string>();
+  return {
+    getItem: key => items.get(key) ?? null,
+    setItem: (key, value) => void items.set(key, value)
+  };
+}
+
+describe('ExportsModel', () => {
+  it('follows an export to its end, and a reloaded page finds it again', async () => {
+    // Given a file that is no model
+    fs.writeFileSync(path.join(server.root, 'notes.keras'), 'not a model');
+    const storage = memoryStorage();
+    const model = new ExportsModel({ interval: () => 100, storage });
+    try {
+      // When the panel exports it and waits
+      const id = await model.start({
+        source: 'notes.keras',
+        destination: 'models/notes'
+      });
+      expect(storage.getItem(LAST_EXPORT_KEY)).toBe(id);
+      const final = await model.wait(id);
+      // Then it ends failed with the server's reason, and is listed as such
+      expect(final.state).toBe('failed');
+      expect(final.error).toMatch(/notes\.keras/);
+      expect(model.get(id)?.source).toBe('notes.keras');
+      expect(model.poll.frequency.interval).toBe(60_000); // nothing runs: slowly
+    } finally {
+      model.dispose();
+    }
+    // When the page is reloaded: the export this browser started is the one to show
+    const reloaded = new ExportsModel({ storage });
+    const other = new ExportsModel({ storage: memoryStorage() });
+    try {
+      expect(reloaded.current).toBeNull();
+      await Promise.all([reloaded.refresh(), other.refresh()]);
+      expect(reloaded.loaded).toBe(true);
+      const id = storage.getItem(LAST_EXPORT_KEY)!;
+      expect(reloaded.current).toMatchObject({ id, state: 'failed' });
+      expect(await reloaded.wait(id)).toBe(reloaded.current);
+      // (another browser sees no running export to show)
+      expect(other.exports.map(e => e.id)).toContain(id);
+      expect(other.current).toBeNull();
+    } finally {
+      reloaded.dispose();
+      other.dispose();
+    }
+  });
+
+  it("rejects a bad request with the server's message", async () => {
+    const model = new ExportsModel({ storage: memoryStorage() });
+    try {
+      await expect(model.start({ source: '', destination: 'models/x' })).rejects.toThrow(
+        /source/
+      );
     } finally {
       model.dispose();
     }
