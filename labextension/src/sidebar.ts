@@ -117,7 +117,10 @@ export class WorkbenchSidebar extends SidePanel {
     this._warning.hide();
     this.header.addWidget(this._warning);
     this._accordion.expansionToggled.connect(this._onToggled, this);
-    this._restored = this._restore();
+    // (`data-restored` tells tests and styles that clicks from now on are not undone)
+    this._restored = this._restore().finally(() => {
+      this.node.dataset.restored = 'true';
+    });
   }
 
   /** The translator the sidebar was built with (sections use the same). */
@@ -205,10 +208,22 @@ export class WorkbenchSidebar extends SidePanel {
   /** Expand (and scroll to) a section, e.g. when a command points the user at it. */
   reveal(id: string): void {
     const section = this._sections.get(id);
-    if (section) {
-      this._setExpanded(section, true);
-      section.node.scrollIntoView({ block: 'nearest' });
+    if (!section) {
+      return;
     }
+    this._setExpanded(section, true);
+    // Expanded is not enough: beside other expanded sections it may get no height at all
+    // (the Export form opened from a file's context menu showed nothing). Give it half the
+    // sidebar; the others share the rest in their current proportions.
+    const index = this.widgets.indexOf(section);
+    const sizes = this._accordion.relativeSizes();
+    const others = sizes.reduce((sum, size, i) => (i === index ? sum : sum + size), 0);
+    if (sizes[index] < 0.5 && others > 0) {
+      this._accordion.setRelativeSizes(
+        sizes.map((size, i) => (i === index ? 0.5 : (size / others) * 0.5))
+      );
+    }
+    section.node.scrollIntoView({ block: 'nearest' });
   }
 
   private get _accordion(): AccordionPanel {

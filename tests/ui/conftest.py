@@ -162,7 +162,8 @@ def open_workbench_sidebar(page) -> None:
     tab.wait_for(state="visible")
     if "lm-mod-current" not in (tab.get_attribute("class") or ""):
         tab.click()
-    page.locator("#jupyter-workbench-sidebar").wait_for(state="visible")
+    # Its saved expanded/collapsed state applies once fetched: a click before would be undone
+    page.locator("#jupyter-workbench-sidebar[data-restored]").wait_for(state="visible")
 
 
 def open_file_browser(page) -> None:
@@ -266,3 +267,47 @@ def cut_off_labels(page, sections=("mounts", "environments", "export", "serving"
         else:
             cut += [f"{section_id}: {t}" for t in section.evaluate(_CUT_LABELS)]
     return cut
+
+
+# Click counts of the main flows, measured as the tests walk them: every trusted pointerdown
+# on the page (a right-click counts, typing does not), with what was clicked. (Not
+# mousedown: Lumino's tab bars and menus cancel pointerdown, which suppresses it.)
+_CLICK_COUNTER = """() => {
+  if (!window.__wbClicks) {
+    window.__wbClicks = [];
+    document.addEventListener('pointerdown', e => {
+      if (!e.isTrusted) return;
+      const t = e.target.closest('button, [role="menuitem"], li, [title], [aria-label]')
+        || e.target;
+      const name = t.getAttribute('aria-label') || t.getAttribute('title')
+        || t.textContent || t.tagName;
+      window.__wbClicks.push(
+        (e.button === 2 ? 'right-click ' : '') + name.trim().split('\\n')[0].slice(0, 50));
+    }, true);
+  }
+  window.__wbClicks.length = 0;
+}"""
+
+
+class Clicks:
+    """Counts the user's clicks on ``page`` from now on (until it navigates)."""
+
+    def __init__(self, page):
+        self.page = page
+        page.evaluate(_CLICK_COUNTER)
+
+    @property
+    def seen(self) -> list[str]:
+        return self.page.evaluate("() => [...window.__wbClicks]")
+
+
+def record_clicks(flow: str, clicks: Clicks, screenshot: str) -> list[str]:
+    """Write a flow's click count beside the screenshots (``click-counts.json``) with the
+    screenshot of where it ends; returns what was clicked."""
+    seen = clicks.seen
+    path = SCREENSHOTS / "click-counts.json"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    counts = json.loads(path.read_text()) if path.exists() else {}
+    counts[flow] = {"clicks": len(seen), "clicked": seen, "screenshot": f"{screenshot}.png"}
+    path.write_text(json.dumps(counts, indent=2, ensure_ascii=False) + "\n")
+    return seen

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from _envcopy import clone_environment
-from conftest import show_section, start_lab, stop_lab
+from conftest import Clicks, record_clicks, show_section, snap, start_lab, stop_lab
 
 from jupyter_workbench.environments import create_environment, get_spec
 from jupyter_workbench.environments.spec import MARKER_NAME
@@ -176,7 +176,8 @@ def test_switch_notebook_from_py3_to_tf2_from_sidebar(env_lab, envs_dir, page):
     )
 
     # When the user opens the Environments section of the Workbench sidebar
-    show_section(page, "environments")
+    clicks = Clicks(page)
+    show_section(page, "environments", alone=False)
     section = page.locator('[data-section="environments"]')
     section.wait_for(state="visible")
     py3 = section.locator('.jp-WorkbenchEnv[data-env="py3"]')
@@ -209,6 +210,10 @@ def test_switch_notebook_from_py3_to_tf2_from_sidebar(env_lab, envs_dir, page):
     wait_kernel(page, "TensorFlow 2 (tf2)")
     tf2.locator("xpath=self::*[contains(@class, 'jp-mod-active')]").wait_for()
     wait_until(lambda: saved_kernelspec(nb_path).get("name") == TF2, "kernelspec saved")
+    snap(page, "light-environment-switched")
+    # in three clicks: the Workbench tab, "Switch", the dialog's "Switch to tf2"
+    seen = record_clicks("switch an environment", clicks, "light-environment-switched")
+    assert len(seen) <= 3, seen
 
     # When the user runs TensorFlow in a cell
     cell = page.locator(".jp-NotebookPanel:visible .jp-Cell").first

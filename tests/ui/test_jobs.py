@@ -5,7 +5,17 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import make_notebook, open_lab, show_section, snap, start_lab, stop_lab
+from conftest import (
+    Clicks,
+    make_notebook,
+    open_file_browser,
+    open_lab,
+    record_clicks,
+    show_section,
+    snap,
+    start_lab,
+    stop_lab,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +38,19 @@ def test_a_finished_notebook_job_notifies_with_a_link_to_its_output(lab, page):
     # Given a short notebook
     make_notebook(lab.root / "quick.ipynb", "print('hello from the job')")
     open_lab(page, lab)
+    open_file_browser(page)
+    clicks = Clicks(page)
 
-    # When the user runs it as a job
-    jobs, item = run_job(page, "quick.ipynb")
+    # When the user runs it as a job from its context menu in the file browser
+    page.locator('.jp-DirListing-item[title^="Name: quick.ipynb"]').click(button="right")
+    page.locator(".lm-Menu-item", has_text="Run as Background Job").click()
 
-    # Then the list sits above the form (visible without scrolling), the job succeeds and a
-    # notification says so, with "Open output" opening the executed notebook
+    # Then the Jobs section opens with the job in its list, the list above the form (visible
+    # without scrolling); the job succeeds and a notification says so, with "Open output"
+    # opening the executed notebook
+    jobs = page.locator('.jp-WorkbenchSidebar [data-section="jobs"]')
+    item = jobs.locator(".jp-WorkbenchJobs-item", has_text="quick.ipynb").first
+    item.wait_for()
     assert (
         jobs.locator(".jp-WorkbenchJobs-list").bounding_box()["y"]
         < jobs.locator(".jp-WorkbenchJobs-form").bounding_box()["y"]
@@ -44,6 +61,10 @@ def test_a_finished_notebook_job_notifies_with_a_link_to_its_output(lab, page):
     snap(page, "light-jobs-notification")
     toast.get_by_role("button", name="Open output").click()
     page.locator(".jp-NotebookPanel .jp-OutputArea", has_text="hello from the job").wait_for()
+    snap(page, "light-jobs-output-opened")
+    # in three clicks: right-click, "Run as Background Job", "Open output"
+    seen = record_clicks("run a job and open its output", clicks, "light-jobs-output-opened")
+    assert len(seen) <= 3, seen
 
 
 def test_cancel_asks_first_and_a_cancelled_jobs_output_says_why_it_cannot_open(lab, page):

@@ -6,9 +6,11 @@ import time
 
 import pytest
 from conftest import (
+    Clicks,
     lab_settings,
     open_file_browser,
     open_lab,
+    record_clicks,
     show_section,
     snap,
     start_lab,
@@ -112,11 +114,14 @@ def test_a_new_mount_shows_at_once_and_unmount_names_the_open_documents(lab, pag
 
 
 def test_add_oss_mount_then_open_edit_and_save_a_file(lab, page, oss):
-    # Given JupyterLab and an OSS bucket with a README
+    # Given JupyterLab (the file browser showing) and an OSS bucket with a README
     open_lab(page, lab)
-    show_section(page, "mounts")
+    open_file_browser(page)
+    clicks = Clicks(page)
 
-    # When the user adds the bucket from the Mounts form
+    # When the user adds the bucket from the Mounts form (typing and Tab between the
+    # fields are no clicks)
+    show_section(page, "mounts", alone=False)
     panel, item = fill_oss_form(page, oss, "demo")
 
     # Then it is listed as healthy, and the secret field is cleared
@@ -131,6 +136,10 @@ def test_add_oss_mount_then_open_edit_and_save_a_file(lab, page, oss):
     readme.wait_for()
     assert page.locator('.jp-DirListing-item[title^="Name: data"]').is_visible()
     assert "demo" in page.locator(".jp-BreadCrumbs").inner_text()
+    snap(page, "light-mount-opened")
+    # in three clicks: the Workbench tab, "Add mount", "Open"
+    seen = record_clicks("mount a bucket and open it", clicks, "light-mount-opened")
+    assert len(seen) <= 3, seen
 
     # When the user opens the README, appends a line and saves
     readme.dblclick()

@@ -1,15 +1,20 @@
 """The Workbench sidebar in a real JupyterLab, driven in Debian's chromium."""
 
+import json
 import shutil
+import urllib.request
 
 from conftest import (
+    Clicks,
     make_notebook,
     open_file_browser,
     open_lab,
     open_notebook,
     open_workbench_sidebar,
+    record_clicks,
     run_cell,
     show_section,
+    snap,
     start_lab,
     stop_lab,
 )
@@ -132,6 +137,7 @@ def test_export_panel_exports_a_keras_file_and_shows_summary(lab, page, tiny_ker
     shutil.copy(tiny_keras_file, lab.root / "tiny.keras")
     open_lab(page, lab)
     open_file_browser(page)
+    clicks = Clicks(page)
 
     # When the user right-clicks it in the file browser and picks "Export to SavedModel…"
     page.locator('.jp-DirListing-item[title^="Name: tiny.keras"]').click(button="right")
@@ -140,7 +146,7 @@ def test_export_panel_exports_a_keras_file_and_shows_summary(lab, page, tiny_ker
     # Then the Workbench sidebar opens with the file as the source and a suggested destination
     panel = page.locator(".jp-WorkbenchExport")
     panel.wait_for(state="visible")
-    show_section(page, "export")
+    show_section(page, "export", alone=False)
     assert panel.get_by_role("textbox", name="Model file").input_value() == "tiny.keras"
     assert panel.get_by_label("Destination").input_value() == "models/tiny"
 
@@ -155,8 +161,51 @@ def test_export_panel_exports_a_keras_file_and_shows_summary(lab, page, tiny_ker
     assert summary.locator('[data-field="path"]').inner_text().endswith("exported/tiny/1")
     signature = panel.locator('[data-signature="serving_default"]').inner_text()
     assert "features" in signature and "float32" in signature
+    snap(page, "light-export-done")
+    # in three clicks: right-click, "Export to SavedModel…", "Export" (typing the
+    # destination is no click; the suggested one would do)
+    seen = record_clicks("export a model file", clicks, "light-export-done")
+    assert len(seen) <= 3, seen
     # and the SavedModel is on disk where TF Serving expects it
     assert (lab.root / "exported" / "tiny" / "1" / "saved_model.pb").is_file()
+
+
+def test_export_panel_shows_a_running_export_again_after_a_reload(lab, page, tiny_keras_file):
+    # Given an export the user started from the Export panel
+    shutil.copy(tiny_keras_file, lab.root / "again.keras")
+    open_lab(page, lab)
+    panel = show_section(page, "export")
+    panel.get_by_role("textbox", name="Model file").fill("again.keras")
+    panel.get_by_label("Destination").fill("reloaded/again")
+    with page.expect_response(
+        lambda r: (
+            r.url.split("?")[0].endswith("workbench/api/exports") and r.request.method == "POST"
+        )
+    ) as posted:
+        panel.get_by_role("button", name="Export").click()
+    assert posted.value.status == 202
+    export_id = posted.value.json()["id"]
+
+    # When the page is reloaded while it runs
+    page.reload()
+    page.wait_for_selector("#jp-main-dock-panel", state="visible", timeout=60_000)
+    panel = show_section(page, "export")
+
+    # Then the panel shows that export again: its progress while it runs (the Export
+    # button waits for it), then its summary
+    progress = panel.locator("progress:visible")
+    summary = panel.locator(".jp-WorkbenchExport-summary")
+    progress.or_(summary).first.wait_for(timeout=30_000)
+    with urllib.request.urlopen(f"{lab.url}workbench/api/exports?token={lab.token}") as r:
+        exports = json.load(r)
+    running = [e for e in exports if e["id"] == export_id and e["state"] in ("queued", "running")]
+    if running and progress.count():
+        assert panel.get_by_role("button", name="Export").is_disabled()
+    summary.wait_for(timeout=240_000)
+    assert summary.locator('[data-field="path"]').inner_text().endswith("reloaded/again/1")
+    assert panel.locator(".jp-WorkbenchExport-message").inner_text() == "Export finished."
+    assert panel.get_by_role("button", name="Export").is_enabled()
+    assert (lab.root / "reloaded" / "again" / "1" / "saved_model.pb").is_file()
 
 
 def test_export_panel_exports_a_notebook_variable_through_a_savedmodel_cell(lab, page):
