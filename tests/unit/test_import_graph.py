@@ -10,6 +10,7 @@ under ``if TYPE_CHECKING:`` are not edges either: they never run, they only name
 from __future__ import annotations
 
 import ast
+import functools
 import pathlib
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "jupyter_workbench"
@@ -83,7 +84,11 @@ def _imports(name: str) -> tuple[set[str], set[str]]:
     return internal, external
 
 
-GRAPH = {name: _imports(name) for name in MODULES}
+@functools.cache
+def _graph() -> dict[str, tuple[set[str], set[str]]]:
+    """Built when a test asks (not at collection: every pytest-xdist worker collects this file,
+    and parsing the whole package costs each of them most of a CPU second)."""
+    return {name: _imports(name) for name in MODULES}
 
 
 def _cycles() -> list[list[str]]:
@@ -93,12 +98,13 @@ def _cycles() -> list[list[str]]:
     stack: list[str] = []
     on_stack: set[str] = set()
     found: list[list[str]] = []
+    graph = _graph()
 
     def visit(v: str) -> None:
         index[v] = low[v] = len(index)
         stack.append(v)
         on_stack.add(v)
-        for w in sorted(GRAPH[v][0]):
+        for w in sorted(graph[v][0]):
             if w not in index:
                 visit(w)
                 low[v] = min(low[v], low[w])
@@ -115,7 +121,7 @@ def _cycles() -> list[list[str]]:
             if len(component) > 1:
                 found.append(sorted(component))
 
-    for v in sorted(GRAPH):
+    for v in sorted(graph):
         if v not in index:
             visit(v)
     return found
@@ -123,9 +129,10 @@ def _cycles() -> list[list[str]]:
 
 def test_the_walk_sees_the_package():
     # The graph is real: known modules and known edges are in it.
-    assert "jupyter_workbench.contents.manager" in GRAPH
-    assert "jupyter_workbench.storage.service" in GRAPH["jupyter_workbench.contents.manager"][0]
-    assert "tornado" in GRAPH["jupyter_workbench.api.base"][1]
+    graph = _graph()
+    assert "jupyter_workbench.contents.manager" in graph
+    assert "jupyter_workbench.storage.service" in graph["jupyter_workbench.contents.manager"][0]
+    assert "tornado" in graph["jupyter_workbench.api.base"][1]
 
 
 def test_no_import_cycles():
@@ -135,7 +142,8 @@ def test_no_import_cycles():
 def test_pure_layers_never_import_jupyter_server_or_tornado():
     # Given every module of export/, storage/ and environments/ (but the kernelspec manager)
     offenders = []
-    for name in sorted(GRAPH):
+    graph = _graph()
+    for name in sorted(graph):
         if not name.startswith(PURE_LAYERS) or name in PURE_EXCEPTIONS:
             continue
         # When everything it imports within the package is followed (not through the exception)
@@ -145,7 +153,7 @@ def test_pure_layers_never_import_jupyter_server_or_tornado():
             if current in seen or current in PURE_EXCEPTIONS:
                 continue
             seen.add(current)
-            internal, external = GRAPH[current]
+            internal, external = graph[current]
             offenders += [(name, current, e) for e in sorted(external & JUPYTER)]
             todo.extend(internal)
     # Then none reaches jupyter_server or tornado
