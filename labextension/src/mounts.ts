@@ -10,11 +10,21 @@
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
-import { addIcon, refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
+import { addIcon, LabIcon, refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
 
 import { ListingBanner } from './listingBanner';
 import { IMount, MountsModel, MountsPanel } from './mountsPanel';
 import { IWorkbenchSidebar, SIDEBAR_ID, TRANSLATION_DOMAIN } from './tokens';
+
+/** The file browser's "Mount" button: a cloud (object storage and shares live elsewhere),
+ * icon-only like the toolbar's other buttons (a text label was cut to "Mou" at the default
+ * width). */
+const mountIcon = new LabIcon({
+  name: 'jupyter-workbench:mount',
+  svgstr: `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
+<path class="jp-icon3" fill="#616161" d="M19.35 10.04A7.49 7.49 0 0 0 12 4C9.11 4 6.6 5.64 5.35 8.04A5.994 5.994 0 0 0 0 14c0 3.31 2.69 6 6 6h13c2.76 0 5-2.24 5-5 0-2.64-2.05-4.78-4.65-4.96zM17 13h-4v4h-2v-4H7l5-5 5 5z"/>
+</svg>`
+});
 
 export const MOUNTS_PLUGIN_ID = 'jupyter-workbench:mounts';
 
@@ -141,8 +151,7 @@ const mountsPlugin: JupyterFrontEndPlugin<void> = {
       });
       if (fileBrowser) {
         const mountButton = new ToolbarButton({
-          icon: addIcon,
-          label: trans.__('Mount'),
+          icon: mountIcon,
           className: 'jp-WorkbenchMountButton',
           tooltip: trans.__('Mount an OSS bucket, NAS or SMB share into mnt/'),
           onClick: () => void app.commands.execute(MountsCommandIDs.add)

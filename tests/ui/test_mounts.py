@@ -117,6 +117,14 @@ def test_add_oss_mount_then_open_edit_and_save_a_file(lab, page, oss):
     # Given JupyterLab (the file browser showing) and an OSS bucket with a README
     open_lab(page, lab)
     open_file_browser(page)
+    # (the file browser's own Mount button fits its toolbar at the default width: its
+    # label was cut to "Mou")
+    toolbar = page.locator("#filebrowser .jp-FileBrowser-toolbar").first
+    mount = toolbar.get_by_role("button", name="Mount an OSS bucket, NAS or SMB share into mnt/")
+    mount.wait_for()
+    assert mount.bounding_box()["x"] + mount.bounding_box()["width"] <= (
+        toolbar.bounding_box()["x"] + toolbar.bounding_box()["width"] + 1
+    ), (mount.bounding_box(), toolbar.bounding_box())
     clicks = Clicks(page)
 
     # When the user adds the bucket from the Mounts form (typing and Tab between the
