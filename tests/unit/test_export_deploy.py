@@ -4,8 +4,6 @@ service description beside the versions, read back with TF Serving's own config 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -22,26 +20,19 @@ pytest.importorskip("tensorflow")
 config_pb2 = pytest.importorskip("tensorflow_serving.config.model_server_config_pb2")
 
 
-def test_cli_emits_models_config_and_eas_service(tiny_keras_file, tmp_path):
+def test_cli_emits_models_config_and_eas_service(tiny_keras_file, tmp_path, capsys):
     from google.protobuf import text_format
 
+    from jupyter_workbench import cli
+
     base = tmp_path / "models" / "mnist"
-    cmd = [
-        sys.executable,
-        "-m",
-        "jupyter_workbench.cli",
-        "export",
-        tiny_keras_file,
-        str(base),
-        "--warmup",
-        "2",
-        "--emit-config",
-        "--quiet",
-        "--json",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    out = json.loads(proc.stdout)
+    # The command's own main() in this process (its console script is run by test_frontdoors;
+    # a child here would start TensorFlow a second time)
+    argv = ["export", tiny_keras_file, str(base), "--warmup", "2", "--emit-config", "--quiet"]
+    code = cli.main([*argv, "--json"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err[-2000:]
+    out = json.loads(printed.out)
     assert sorted(out["deploy_configs"]) == sorted(
         [str(base / "models.config"), str(base / "eas_service.json")]
     )
