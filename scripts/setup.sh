@@ -66,6 +66,11 @@ else
   if [ -n "$EXTRAS" ]; then
     python -c "import alibabacloud_oss_v2" 2>/dev/null || pipq --no-deps "alibabacloud-oss-v2==1.4.1"
   fi
+  # jsonschema (through jupyter-events' jsonschema[format-nongpl]) imports rfc3987-syntax when
+  # it is installed, which builds a Lark grammar at import: ~1.2 s of CPU in every Jupyter
+  # process (each server, each notebook job, each test worker). It only checks the "iri"
+  # formats, which no Jupyter schema uses (they use uri and date-time); docs/pitfalls.md.
+  pip uninstall -y -q rfc3987-syntax 2>/dev/null || true
   python -c "import jupyter_workbench, tensorflow" >/dev/null 2>&1 || { echo "setup failed: the venv cannot import jupyter_workbench and tensorflow" >&2; exit 1; }
   ext=$(jupyter server extension list 2>&1)
   grep -qE "jupyter_workbench .*OK" <<<"$ext" || { echo "setup failed: server extension not OK" >&2; echo "$ext" >&2; exit 1; }
