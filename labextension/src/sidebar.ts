@@ -2,7 +2,9 @@
  * The "Workbench" left sidebar: a JupyterLab `SidePanel` with one accordion section per
  * feature (Export, Mounts, Environments, Jobs, Session, and whatever other plugins add
  * through `IWorkbenchSidebar`). Each section has its own toolbar in its title (refresh,
- * add); which sections are collapsed is kept in the state DB across reloads.
+ * add). On a first visit only one section is expanded (Mounts, or the one a command
+ * reveals), so that it gets the sidebar's height; which sections are expanded is kept in
+ * the state DB across reloads after that.
  *
  * The header stays empty while the server extension answers with the same version; when it
  * is missing or another version, it shows a plain warning saying what to do.
@@ -43,8 +45,11 @@ const DEFAULT_RANKS: { [id: string]: number } = {
   session: 50
 };
 
-/** Collapsed until the user opens them (the session clock is also in the status bar). */
-const DEFAULT_COLLAPSED = ['session'];
+/**
+ * The one section expanded on a first visit: with every section open each got ~150 px and
+ * its contents scrolled. The others stay collapsed until the user (or a command) opens them.
+ */
+const DEFAULT_EXPANDED = ['mounts'];
 
 const STATE_KEY = 'jupyter-workbench:sidebar';
 
@@ -194,7 +199,7 @@ export class WorkbenchSidebar extends SidePanel {
       id
     );
     this._sections.set(id, section);
-    if (this._collapsed.has(id)) {
+    if (!this._expanded.has(id)) {
       this._setExpanded(section, false);
     }
     return section;
@@ -211,7 +216,16 @@ export class WorkbenchSidebar extends SidePanel {
     if (!section) {
       return;
     }
+    if (this._firstVisit) {
+      // Nothing saved and nothing toggled yet: this section is the one open, not a second one
+      this._expanded.clear();
+      for (const [other, widget] of this._sections) {
+        this._setExpanded(widget, other === id);
+      }
+    }
     this._setExpanded(section, true);
+    this._expanded.add(id);
+    this._save();
     // Expanded is not enough: beside other expanded sections it may get no height at all
     // (the Export form opened from a file's context menu showed nothing). Give it half the
     // sidebar; the others share the rest in their current proportions.
@@ -235,25 +249,36 @@ export class WorkbenchSidebar extends SidePanel {
     if (index < 0 || section.isHidden !== expanded) {
       return;
     }
-    if (expanded) {
-      this._accordion.expand(index);
-    } else {
-      this._accordion.collapse(index);
+    this._applying = true;
+    try {
+      if (expanded) {
+        this._accordion.expand(index);
+      } else {
+        this._accordion.collapse(index);
+      }
+    } finally {
+      this._applying = false;
     }
   }
 
   private _onToggled(_: AccordionPanel, index: number): void {
     const section = this.widgets[index];
     const id = section?.node.dataset.section;
-    if (!id) {
-      return;
+    if (!id || this._applying) {
+      return; // (the sidebar's own toggles are applied state, not the user's choice)
     }
     if (section.isHidden) {
-      this._collapsed.add(id);
+      this._expanded.delete(id);
     } else {
-      this._collapsed.delete(id);
+      this._expanded.add(id);
     }
-    void this._stateDB?.save(STATE_KEY, { collapsed: [...this._collapsed] });
+    this._save();
+  }
+
+  /** Keep which sections are expanded: from now on that, not the default, applies. */
+  private _save(): void {
+    this._firstVisit = false;
+    void this._stateDB?.save(STATE_KEY, { expanded: [...this._expanded] });
   }
 
   private async _restore(): Promise<void> {
@@ -262,14 +287,26 @@ export class WorkbenchSidebar extends SidePanel {
     }
     try {
       const saved = (await this._stateDB.fetch(STATE_KEY)) as {
+        expanded?: string[];
         collapsed?: string[];
       } | null;
-      if (!saved || !Array.isArray(saved.collapsed)) {
+      if (!this._firstVisit) {
+        return; // the user toggled a section before the state arrived: theirs wins
+      }
+      if (saved && Array.isArray(saved.expanded)) {
+        this._expanded = new Set(saved.expanded);
+      } else if (saved && Array.isArray(saved.collapsed)) {
+        // saved by earlier 0.1 builds, which listed the collapsed sections
+        const collapsed = new Set(saved.collapsed);
+        this._expanded = new Set(
+          [...this._sections.keys()].filter(id => !collapsed.has(id))
+        );
+      } else {
         return; // first visit: the defaults stay
       }
-      this._collapsed = new Set(saved.collapsed);
+      this._firstVisit = false;
       for (const [id, section] of this._sections) {
-        this._setExpanded(section, !this._collapsed.has(id));
+        this._setExpanded(section, this._expanded.has(id));
       }
     } catch (error) {
       console.warn('jupyter-workbench: could not restore the sidebar state', error);
@@ -283,6 +320,9 @@ export class WorkbenchSidebar extends SidePanel {
   private _state: HandshakeState | null = null;
   private _sections = new Map<string, PanelWithToolbar>();
   private _ranks = new WeakMap<Widget, number>();
-  private _collapsed = new Set<string>(DEFAULT_COLLAPSED);
+  private _expanded = new Set<string>(DEFAULT_EXPANDED);
+  private _applying = false;
+  /** No saved state applied and no section toggled yet. */
+  private _firstVisit = true;
   private _restored: Promise<void>;
 }

@@ -69,27 +69,74 @@ def wait_expanded(page, section_id, expanded):
     ).wait_for(state="attached")
 
 
-def test_collapsed_sections_stay_collapsed_after_a_reload(lab, page):
-    # Given the Workbench sidebar with the Export section expanded
+def expanded_sections(page):
+    return page.locator(
+        '.jp-WorkbenchSidebar .jp-AccordionPanel-title[aria-expanded="true"]'
+    ).evaluate_all("ts => ts.map(t => t.dataset.sectionTitle)")
+
+
+def test_a_first_visit_opens_one_section_with_the_sidebars_height(tmp_path, page):
+    # Given a JupyterLab nobody opened before (no saved sidebar state)
+    server = start_lab(tmp_path)
+    try:
+        # When the user opens the Workbench sidebar (1400x900, the default width)
+        open_lab(page, server)
+        open_workbench_sidebar(page)
+
+        # Then only Mounts is expanded, the other sections are collapsed titles
+        assert expanded_sections(page) == ["mounts"]
+        titles = page.locator(".jp-WorkbenchSidebar .jp-AccordionPanel-title")
+        assert titles.count() >= 5
+        # and Mounts gets most of the sidebar's height, its contents shown whole: nothing in
+        # it needs a scrollbar (with every section open each got ~150 px and scrolled)
+        mounts = section(page, "mounts")
+        mounts.locator(".jp-WorkbenchMounts").wait_for(state="visible")
+        sidebar_height = page.locator("#jupyter-workbench-sidebar").bounding_box()["height"]
+        assert mounts.bounding_box()["height"] > sidebar_height / 2
+        cut = mounts.evaluate(
+            """n => [n, ...n.querySelectorAll('*')].filter(e => {
+                const y = getComputedStyle(e).overflowY;
+                return (y === 'auto' || y === 'scroll') && e.scrollHeight > e.clientHeight + 1;
+            }).map(e => e.className)"""
+        )
+        assert cut == [], cut
+        snap(page, "light-first-visit")
+    finally:
+        stop_lab(server)
+
+
+def test_expanded_sections_stay_expanded_after_a_reload(lab, page):
+    # Given the Workbench sidebar
     open_lab(page, lab)
     open_workbench_sidebar(page)
-    wait_expanded(page, "export", True)
-
-    # When the user collapses it and reloads the page
     saved = lambda r: "api/workspaces" in r.url and r.request.method == "PUT"  # noqa: E731
-    with page.expect_response(saved):  # the state DB reaches the server after a debounce
+    was_expanded = page.locator('[data-section-title="export"]').get_attribute("aria-expanded")
+
+    # When the user expands Export beside Mounts and reloads the page
+    if was_expanded != "true":
+        with page.expect_response(saved):  # the state DB reaches the server after a debounce
+            page.locator('[data-section-title="export"]').click()
+            wait_expanded(page, "export", True)
+    if page.locator('[data-section-title="mounts"]').get_attribute("aria-expanded") != "true":
+        with page.expect_response(saved):
+            page.locator('[data-section-title="mounts"]').click()
+    open_lab(page, lab)
+    open_workbench_sidebar(page)
+
+    # Then both are still expanded (the saved state wins over the one-section default)
+    wait_expanded(page, "export", True)
+    wait_expanded(page, "mounts", True)
+
+    # When the user collapses Export and reloads
+    with page.expect_response(saved):
         page.locator('[data-section-title="export"]').click()
         wait_expanded(page, "export", False)
     open_lab(page, lab)
     open_workbench_sidebar(page)
 
-    # Then it is still collapsed, and the other sections are still expanded
+    # Then it is still collapsed and Mounts still expanded
     wait_expanded(page, "export", False)
     wait_expanded(page, "mounts", True)
-    # (expand it again for the tests that follow)
-    with page.expect_response(saved):
-        page.locator('[data-section-title="export"]').click()
-        wait_expanded(page, "export", True)
 
 
 def test_export_form_shows_only_the_active_modes_row(lab, page):
