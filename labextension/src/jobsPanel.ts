@@ -224,6 +224,10 @@ export class JobsPanel extends Widget {
       const cancel = button(trans.__('Cancel'), { kind: 'warn' });
       cancel.addEventListener('click', () => void this._cancel(job));
       actions.append(cancel);
+    } else {
+      const remove = button(trans.__('Remove'));
+      remove.addEventListener('click', () => void this._remove(job));
+      actions.append(remove);
     }
     item.append(actions);
     if (watched) {
@@ -295,6 +299,29 @@ export class JobsPanel extends Widget {
     try {
       await this._model.cancel(job.id);
       say(this._message, trans.__('Cancelled %1.', job.name));
+    } catch (error) {
+      say(this._message, (error as Error).message, true);
+    }
+  }
+
+  private async _remove(job: IJob): Promise<void> {
+    const trans = this._trans;
+    const result = await showDialog({
+      title: trans.__('Remove %1?', job.name),
+      body: trans.__(
+        'The job and its log leave this list. The files it wrote (such as an executed notebook) stay.'
+      ),
+      buttons: [
+        Dialog.cancelButton({ label: trans.__('Keep') }),
+        Dialog.warnButton({ label: trans.__('Remove job') })
+      ]
+    });
+    if (!result.button.accept) {
+      return;
+    }
+    try {
+      await this._model.remove(job.id);
+      say(this._message, trans.__('Removed %1.', job.name));
     } catch (error) {
       say(this._message, (error as Error).message, true);
     }

@@ -84,6 +84,37 @@ describe('JobsModel', () => {
     }
   });
 
+  it('removes a finished job from the list, and refuses while it runs', async () => {
+    const flag = path.join(server.root, 'go-remove');
+    fs.writeFileSync(
+      path.join(server.root, 'wait.sh'),
+      `while [ ! -e ${flag} ]; do sleep 0.05; done\n`
+    );
+    const model = new JobsModel({ interval: 200 });
+    try {
+      const job = await model.submit('wait.sh');
+      await expect(model.remove(job.id)).rejects.toThrow('still running');
+      expect(model.jobs.map(j => j.id)).toContain(job.id);
+
+      const finished = next(model.finished, (j: IJob) => j.id === job.id);
+      fs.writeFileSync(flag, '');
+      await finished;
+      const removed = await model.remove(job.id);
+      expect(removed.id).toBe(job.id);
+      expect(model.jobs.map(j => j.id)).not.toContain(job.id);
+      // and the server forgot it: a fresh model does not list it either
+      const other = new JobsModel();
+      try {
+        await other.refresh();
+        expect(other.jobs.map(j => j.id)).not.toContain(job.id);
+      } finally {
+        other.dispose();
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+
   it("rejects a bad submission with the server's message and lists nothing", async () => {
     const model = new JobsModel();
     try {

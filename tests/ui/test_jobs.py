@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import urllib.request
 
 import pytest
 from conftest import (
@@ -169,3 +171,41 @@ def test_an_export_started_in_a_closed_tab_goes_on_and_shows_as_an_export_job(
     item.locator(".jp-WorkbenchJobs-state[data-state='succeeded']").wait_for(timeout=240_000)
     # and the SavedModel is where TF Serving expects it
     assert (lab.root / "closed" / "tiny" / "1" / "saved_model.pb").is_file()
+
+
+def test_a_finished_job_is_removed_after_a_confirmation(lab, page):
+    # Given a shell job that runs until a flag file appears
+    flag = lab.root / "remove-go"
+    (lab.root / "removable.sh").write_text(f"while [ ! -e {flag} ]; do sleep 0.05; done\n")
+    open_lab(page, lab)
+    jobs, item = run_job(page, "removable.sh")
+    item.locator(".jp-WorkbenchJobs-state[data-state='running']").wait_for(timeout=30_000)
+
+    # Then while it runs it offers Cancel, not Remove
+    assert item.get_by_role("button", name="Remove").count() == 0
+    assert item.get_by_role("button", name="Cancel").count() == 1
+
+    # When it has finished, the user clicks Remove: a confirmation comes first, "Keep" keeps it
+    flag.write_text("")
+    item.locator(".jp-WorkbenchJobs-state[data-state='succeeded']").wait_for(timeout=30_000)
+    job_id = item.get_attribute("data-job")
+    snap(page, "light-jobs-finished", jobs)
+    item.get_by_role("button", name="Remove").click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for()
+    assert "Remove removable.sh?" in dialog.inner_text()
+    dialog.get_by_role("button", name="Keep").click()
+    dialog.wait_for(state="detached")
+    assert item.is_visible()
+
+    # When the user confirms, the job leaves the list, and the server no longer has it
+    item.get_by_role("button", name="Remove").click()
+    with page.expect_response(
+        lambda r: f"workbench/api/jobs/{job_id}" in r.url and r.request.method == "DELETE"
+    ) as deleted:
+        page.locator(".jp-Dialog").get_by_role("button", name="Remove job").click()
+    assert deleted.value.status == 200 and deleted.value.json()["removed"] is True
+    jobs.locator(f'.jp-WorkbenchJobs-item[data-job="{job_id}"]').wait_for(state="detached")
+    jobs.locator(".jp-WorkbenchJobs-message", has_text="Removed removable.sh.").wait_for()
+    with urllib.request.urlopen(f"{lab.url}workbench/api/jobs?token={lab.token}") as r:
+        assert job_id not in [j["id"] for j in json.load(r)]
