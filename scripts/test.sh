@@ -137,15 +137,26 @@ jupyterhub_tests() {
   phase_end
 }
 
-waiting_stream() { # called as a plain command, so that `set -e` holds inside the phases
-  browser_tests "$@"
-  jupyterhub_tests "$@"
+# Each phase runs in a subshell of its own, so that `times` there counts only that phase's
+# processes (the other stream's, reaped whenever they end, would land in whichever phase of
+# this shell is running); called as a plain command, so that `set -e` holds inside.
+run_phase() {
+  (
+    trap '[ -n "$PHASE" ] && phase_end "  (failed)"' EXIT
+    set -e
+    "$@"
+  )
+}
+
+waiting_stream() {
+  run_phase browser_tests "$@"
+  run_phase jupyterhub_tests "$@"
 }
 
 if [ -n "${WORKBENCH_TEST_SERIAL:-}" ]; then
-  lint
-  unit_and_server_tests "$@"
-  other_projects_suites "$@"
+  run_phase lint
+  run_phase unit_and_server_tests "$@"
+  run_phase other_projects_suites "$@"
   waiting_stream "$@"
   exit 0
 fi
@@ -156,15 +167,14 @@ echo ">> browser and JupyterHub tests run in the background; their output: $STRE
 set -m # the background stream gets its own process group (killed as one if we fail)
 (
   STREAM=waiting
-  trap '[ -n "$PHASE" ] && phase_end "  (failed)"' EXIT
   set -e
   waiting_stream "$@"
 ) >"$STREAM_LOG" 2>&1 &
 BACKGROUND=$!
 set +m
-lint
-unit_and_server_tests "$@"
-other_projects_suites "$@"
+run_phase lint
+run_phase unit_and_server_tests "$@"
+run_phase other_projects_suites "$@"
 echo ">> waiting for the browser and JupyterHub tests"
 stream_rc=0
 wait "$BACKGROUND" || stream_rc=$?
