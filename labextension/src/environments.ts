@@ -560,6 +560,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
       return envs[items.indexOf(result.value)] ?? null;
     };
 
+    /** The environments freshly listed, or null (after saying why) when there are none. */
+    const listed = async (title: string): Promise<IEnvironment[] | null> => {
+      await model.refresh();
+      if (!model.environments.length) {
+        await showErrorMessage(
+          title,
+          model.error
+            ? trans.__('Cannot list the environments: %1', model.error)
+            : trans.__('No environments.')
+        );
+        return null;
+      }
+      return model.environments;
+    };
+
     app.commands.addCommand(EnvironmentCommandIDs.switchEnvironment, {
       label: args =>
         args.name
@@ -573,21 +588,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
         const panel = current();
         let name = args.name as string | undefined;
         if (!name) {
-          await model.refresh();
-          if (!model.environments.length) {
-            await showErrorMessage(
-              trans.__('Switch environment'),
-              model.error
-                ? trans.__('Cannot list the environments: %1', model.error)
-                : trans.__('No environments.')
-            );
+          const envs = await listed(trans.__('Switch environment'));
+          if (!envs) {
             return;
           }
           const active = model.forKernel(notebookKernelName(panel))?.name;
-          const others = model.environments.filter(e => e.name !== active);
+          const others = envs.filter(e => e.name !== active);
           const env = await pick(
             trans.__('Switch %1 to', panel?.title.label ?? trans.__('the notebook')),
-            others.length ? others : model.environments
+            others.length ? others : envs
           );
           if (!env) {
             return;
@@ -608,22 +617,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: async args => {
         let name = args.name as string | undefined;
         if (!name) {
-          await model.refresh();
-          const candidates = model.environments.filter(e => !e.ready);
-          if (!model.environments.length) {
-            await showErrorMessage(
-              trans.__('Create environment'),
-              model.error
-                ? trans.__('Cannot list the environments: %1', model.error)
-                : trans.__('No environments.')
-            );
+          const envs = await listed(trans.__('Create environment'));
+          if (!envs) {
             return;
           }
+          const candidates = envs.filter(e => !e.ready);
           const env = await pick(
             candidates.length
               ? trans.__('Create or repair environment')
               : trans.__('All environments are ready: rebuild one?'),
-            candidates.length ? candidates : model.environments
+            candidates.length ? candidates : envs
           );
           if (!env) {
             return;
