@@ -229,15 +229,23 @@ export class WorkbenchSidebar extends SidePanel {
     // Expanded is not enough: beside other expanded sections it may get no height at all
     // (the Export form opened from a file's context menu showed nothing). Give it half the
     // sidebar; the others share the rest in their current proportions.
-    const index = this.widgets.indexOf(section);
+    this._giveRoom(this.widgets.indexOf(section), 0.5);
+    section.node.scrollIntoView({ block: 'nearest' });
+  }
+
+  /**
+   * At least `share` of the sidebar's height for the expanded section at `index`; the other
+   * sections share the rest in their current proportions. (A section that was collapsed since
+   * it was added has no size of its own: expanded beside an open one it stayed invisible.)
+   */
+  private _giveRoom(index: number, share: number): void {
     const sizes = this._accordion.relativeSizes();
     const others = sizes.reduce((sum, size, i) => (i === index ? sum : sum + size), 0);
-    if (sizes[index] < 0.5 && others > 0) {
+    if (index >= 0 && sizes[index] < share && others > 0) {
       this._accordion.setRelativeSizes(
-        sizes.map((size, i) => (i === index ? 0.5 : (size / others) * 0.5))
+        sizes.map((size, i) => (i === index ? share : (size / others) * (1 - share)))
       );
     }
-    section.node.scrollIntoView({ block: 'nearest' });
   }
 
   private get _accordion(): AccordionPanel {
@@ -271,6 +279,9 @@ export class WorkbenchSidebar extends SidePanel {
       this._expanded.delete(id);
     } else {
       this._expanded.add(id);
+      // a fair share beside the sections already open
+      const open = this.widgets.filter(w => !w.isHidden).length;
+      this._giveRoom(index, 1 / Math.max(open, 1));
     }
     this._save();
   }

@@ -211,9 +211,11 @@ def test_switch_notebook_from_py3_to_tf2_from_sidebar(env_lab, envs_dir, page):
     tf2.locator("xpath=self::*[contains(@class, 'jp-mod-active')]").wait_for()
     wait_until(lambda: saved_kernelspec(nb_path).get("name") == TF2, "kernelspec saved")
     snap(page, "light-environment-switched")
-    # in three clicks: the Workbench tab, "Switch", the dialog's "Switch to tf2"
+    # in four clicks on a first visit: the Workbench tab, the Environments title (one section
+    # is open at first, Mounts), "Switch", the dialog's "Switch to tf2" (three once the section
+    # was opened: the sidebar keeps it open)
     seen = record_clicks("switch an environment", clicks, "light-environment-switched")
-    assert len(seen) <= 3, seen
+    assert len(seen) <= 4, seen
 
     # When the user runs TensorFlow in a cell
     cell = page.locator(".jp-NotebookPanel:visible .jp-Cell").first
