@@ -318,6 +318,14 @@ class MountContents:
             return saved
         validation_error: dict = {}
         if model["type"] == "notebook":
+            if _deeper_than(model.get("content"), MAX_NOTEBOOK_DEPTH):
+                # refused before nbformat recurses into it: a RecursionError deep in the
+                # server's stack also breaks whatever finalizer runs there
+                raise web.HTTPError(
+                    400,
+                    f"Unsaveable notebook {api_path}: its JSON is nested more than "
+                    f"{MAX_NOTEBOOK_DEPTH} levels deep",
+                )
             try:
                 nb = nbformat.from_dict(model["content"])
                 cm.check_and_sign(nb, api_path)
@@ -411,3 +419,25 @@ class MountContents:
     def forget(self) -> None:
         """The mount is gone or redefined: drop unfinished uploads (off the event loop)."""
         self.uploads.discard_all()
+
+
+#: Deeper than any real notebook (cells > outputs > data > a JSON output's own nesting).
+MAX_NOTEBOOK_DEPTH = 100
+
+
+def _deeper_than(value, limit: int) -> bool:
+    """Whether lists/dicts in ``value`` nest more than ``limit`` levels (walked without
+    recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False

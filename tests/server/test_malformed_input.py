@@ -149,6 +149,16 @@ async def test_malformed_saves_into_a_mount_are_400_and_change_nothing(jp_fetch,
     assert oss.get_object("demo", "nb/train.ipynb") == b'{"old": true}'
 
 
+async def test_a_notebook_nested_too_deep_is_refused_before_it_is_parsed(jp_fetch, oss):
+    oss.put_object("demo", "nb/deep.ipynb", b'{"old": true}')
+    await mount_oss(jp_fetch, oss)
+    deep = {"cells": [], "metadata": {"x": json.loads("[" * 150 + "]" * 150)}}
+    body = {"type": "notebook", "content": {**deep, "nbformat": 4, "nbformat_minor": 5}}
+    code, reply = await contents(jp_fetch, "mnt/data/nb/deep.ipynb", method="PUT", body=body)
+    assert_400(code, reply, "nested more than 100 levels deep")
+    assert oss.get_object("demo", "nb/deep.ipynb") == b'{"old": true}'
+
+
 async def test_paths_too_long_for_a_nas_mount_are_400(jp_fetch, nas_root):
     code, _ = await api(
         jp_fetch, method="POST", body={"name": "nas", "url": f"file://{nas_root}/share"}
